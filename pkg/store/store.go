@@ -1,0 +1,53 @@
+// Package store defines where mlstate keeps its objects: content-addressed
+// chunks, tree manifests and restore-point records. Backends (S3/MinIO and a
+// local directory) live in subpackages; Open picks one from a store URL.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Store is a flat key/value object store. Keys are slash-separated relative
+// paths ("chunks/ab/abcd…"); backends map them onto their own namespace.
+//
+// Contract, checked by the conformance suite in storetest:
+//   - Put is atomic: a reader sees the whole object or nothing, never a part.
+//     Putting an existing key replaces it.
+//   - PutIfAbsent is atomic and fails with ErrExists when the key exists;
+//     immutable objects (restore-point records) are written with it.
+//   - Get and Stat fail with an error matching ErrNotFound for a missing key.
+//   - List calls fn for every key under prefix in lexical order; fn's error
+//     stops the listing and is returned.
+//   - Delete of a missing key succeeds.
+//   - All methods are safe for concurrent use.
+//   - Errors worth a retry (unreachable, throttled, 5xx) match ErrTransient
+//     after the backend's own retries are spent; wrong credentials match
+//     ErrPermission.
+type Store interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Stat(ctx context.Context, key string) (Info, error)
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	Delete(ctx context.Context, key string) error
+	// String names the store for messages, without credentials.
+	String() string
+}
+
+// Info describes one stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Sentinel errors every backend translates its own errors into.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrExists     = errors.New("already exists")
+	ErrTransient  = errors.New("temporarily unavailable")
+	ErrPermission = errors.New("access denied")
+)
