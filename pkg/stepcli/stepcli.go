@@ -83,3 +83,17 @@ func Logger(stderr io.Writer, verbose bool) *slog.Logger {
 
 // ErrNoArgs is returned when a command that needs arguments got none.
 var ErrNoArgs = errors.New("missing argument")
+
+// ExitCodesHelp is the exit-code table for every step's help text; the
+// codes themselves live in pkg/exitcode.
+const ExitCodesHelp = `EXIT STATUS
+   0    ok
+   1    unexpected failure
+   3    usage: invalid flags, arguments or input
+   10   precondition not met (restore point or tree not found, nothing to restore)
+   11   conflict (restore point of another pipeline)
+   12   integrity: data does not match its digest, or is missing
+   13   Kanister: an ActionSet failed or did not progress in time
+   20   transient: store or API server unreachable or throttled; retry
+   21   permission denied (credentials, RBAC)
+   130  cancelled (SIGINT/SIGTERM)`

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
 )
 
 // Store is a flat key/value object store. Keys are slash-separated relative
@@ -44,10 +46,13 @@ type Info struct {
 	ModTime time.Time
 }
 
-// Sentinel errors every backend translates its own errors into.
+// Sentinel errors every backend translates its own errors into. Each carries
+// its exit code, so a step needs no translation table of its own; callers
+// that mean something more specific (a missing chunk is an integrity
+// failure) classify again on the outside, and the outermost code wins.
 var (
-	ErrNotFound   = errors.New("not found")
-	ErrExists     = errors.New("already exists")
-	ErrTransient  = errors.New("temporarily unavailable")
-	ErrPermission = errors.New("access denied")
+	ErrNotFound   = exitcode.With(exitcode.Precondition, errors.New("not found"))
+	ErrExists     = exitcode.With(exitcode.Conflict, errors.New("already exists"))
+	ErrTransient  = exitcode.With(exitcode.Transient, errors.New("temporarily unavailable"))
+	ErrPermission = exitcode.With(exitcode.Permission, errors.New("access denied"))
 )
