@@ -1,0 +1,238 @@
+package kanister
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+)
+
+// DefaultNamespace is where Kanister's controller usually runs.
+const DefaultNamespace = "kanister"
+
+// Client creates ActionSets and waits for them. The zero value of every
+// optional field means its documented default.
+type Client struct {
+	Dynamic dynamic.Interface
+	// Kube reads the ActionSet's Events on failure; nil skips them.
+	Kube kubernetes.Interface
+	// Namespace is the Kanister controller's namespace, where ActionSets and
+	// Blueprints live (contract §1). Default "kanister".
+	Namespace string
+	// Logger receives progress and adoption messages. Default: discard.
+	Logger *slog.Logger
+	// Timeouts bound the wait; zero fields take the defaults.
+	Timeouts Timeouts
+	// ProgressFile receives "N/M" (completed/total phases) on every change,
+	// for Argo's progress reporting. Default: $ARGO_PROGRESS_FILE, if set.
+	ProgressFile string
+}
+
+// Timeouts are Run's own deadlines; Kanister has none (contract §5.2).
+type Timeouts struct {
+	// NoStatus: no status at all after this long means the controller is not
+	// running in the namespace or rejected the spec. Default 30s.
+	NoStatus time.Duration
+	// Pending: longest time in pending. Default 2m.
+	Pending time.Duration
+	// Stalled: longest time in running without a change of phase states,
+	// running phase, percentage or lastTransitionTime. Default 10m.
+	Stalled time.Duration
+	// Overall bounds the whole wait. Default 0: none.
+	Overall time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.NoStatus <= 0 {
+		t.NoStatus = 30 * time.Second
+	}
+	if t.Pending <= 0 {
+		t.Pending = 2 * time.Minute
+	}
+	if t.Stalled <= 0 {
+		t.Stalled = 10 * time.Minute
+	}
+	return t
+}
+
+// Request is one ActionSet to create.
+type Request struct {
+	// Name is the ActionSet name (see Name). Empty: GenerateName is used.
+	Name string
+	// GenerateName is the name prefix when Name is empty. Default "mlstate-".
+	GenerateName string
+	// Labels are set at creation. LabelPipeline is required; LabelJobID
+	// defaults to the name (or a random ID with GenerateName).
+	Labels  map[string]string
+	Actions []ActionSpec
+}
+
+func (c *Client) namespace() string {
+	if c.Namespace == "" {
+		return DefaultNamespace
+	}
+	return c.Namespace
+}
+
+func (c *Client) log() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.Logger
+}
+
+// Run creates the ActionSet (or adopts the one a previous attempt created
+// under the same name) and waits until it is complete or failed. onProgress,
+// if not nil, is called on every change of state, running phase or
+// percentage. A failed ActionSet returns an *ActionSetError.
+func (c *Client) Run(ctx context.Context, req Request, onProgress func(Progress)) (*Result, error) {
+	obj, err := c.buildObject(req)
+	if err != nil {
+		return nil, err
+	}
+	got, err := c.createOrAdopt(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return c.wait(ctx, got, onProgress)
+}
+
+func (c *Client) buildObject(req Request) (*unstructured.Unstructured, error) {
+	if len(req.Actions) == 0 {
+		return nil, usagef("ActionSet: no actions given")
+	}
+	for i, a := range req.Actions {
+		if a.Name == "" || a.Blueprint == "" {
+			return nil, usagef("ActionSet action %d: the action name and the blueprint are both required", i)
+		}
+		if a.Object.Name == "" || (a.Object.Kind == "" && (a.Object.APIVersion == "" || a.Object.Resource == "")) {
+			return nil, usagef("ActionSet action %s: the object needs a name and a kind (or apiVersion and resource)", a.Name)
+		}
+	}
+	labels := make(map[string]string, len(req.Labels)+1)
+	for k, v := range req.Labels {
+		labels[k] = v
+	}
+	if labels[LabelPipeline] == "" {
+		return nil, usagef("ActionSet: label %s is required (the pipeline name)", LabelPipeline)
+	}
+	if labels[LabelJobID] == "" {
+		labels[LabelJobID] = req.Name
+		if req.Name == "" {
+			labels[LabelJobID] = "manual-" + randomHex(5)
+		}
+	}
+	for k, v := range labels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, usagef("ActionSet label key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, usagef("ActionSet label %s=%q: %s", k, v, strings.Join(errs, "; "))
+		}
+	}
+	actions, err := toJSONValue(req.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("encode ActionSet actions: %w", err)
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": Group + "/" + Version,
+		"kind":       "ActionSet",
+		"spec":       map[string]any{"actions": actions},
+	}}
+	obj.SetNamespace(c.namespace())
+	if req.Name != "" {
+		obj.SetName(req.Name)
+	} else {
+		gen := req.GenerateName
+		if gen == "" {
+			gen = namePrefix
+		}
+		obj.SetGenerateName(gen)
+	}
+	obj.SetLabels(labels)
+	return obj, nil
+}
+
+// createOrAdopt creates obj with strict field validation, so that a field
+// the CRD does not know is refused instead of silently pruned (§7). When the
+// name exists already, the existing ActionSet is adopted if it carries the
+// same labels and spec, and is a Conflict otherwise.
+func (c *Client) createOrAdopt(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ns := c.namespace()
+	ri := c.Dynamic.Resource(ActionSetGVR).Namespace(ns)
+	got, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldValidation: "Strict"})
+	if err == nil {
+		c.log().Info("created ActionSet", "namespace", ns, "actionset", got.GetName())
+		return got, nil
+	}
+	if !apierrors.IsAlreadyExists(err) || obj.GetName() == "" {
+		return nil, classify(err, "create", "actionsets."+Group, ns, obj.GetName())
+	}
+	got, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return nil, classify(err, "get", "actionsets."+Group, ns, obj.GetName())
+	}
+	if why := sameOwner(obj, got); why != "" {
+		return nil, exitcode.With(exitcode.Conflict, fmt.Errorf(
+			"ActionSet %s/%s exists but was not created by this step (%s); delete it or rerun with another workflow/node", ns, got.GetName(), why))
+	}
+	c.log().Info("adopting ActionSet created by an earlier attempt", "namespace", ns, "actionset", got.GetName(),
+		"state", stateOf(got))
+	return got, nil
+}
+
+// sameOwner explains why existing differs from want, or returns "".
+func sameOwner(want, existing *unstructured.Unstructured) string {
+	have := existing.GetLabels()
+	for k, v := range want.GetLabels() {
+		if have[k] != v {
+			return fmt.Sprintf("label %s is %q, want %q", k, have[k], v)
+		}
+	}
+	var a, b []ActionSpec
+	wantActions, _, _ := unstructured.NestedSlice(want.Object, "spec", "actions")
+	haveActions, _, _ := unstructured.NestedSlice(existing.Object, "spec", "actions")
+	if fromJSONValue(wantActions, &a) != nil || fromJSONValue(haveActions, &b) != nil || !reflect.DeepEqual(a, b) {
+		return "its spec differs"
+	}
+	return ""
+}
+
+// toJSONValue converts v into the map/slice form of unstructured content.
+func toJSONValue(v any) ([]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	return out, json.Unmarshal(b, &out)
+}
+
+func fromJSONValue(in any, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,9 @@
+package kanister_test
+
+import (
+	"testing"
+
+	"github.com/mlstate/mlstate/pkg/testsupport"
+)
+
+func TestMain(m *testing.M) { testsupport.Main(m) }

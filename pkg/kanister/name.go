@@ -1,0 +1,56 @@
+package kanister
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// namePrefix starts every ActionSet name mlstate creates.
+const namePrefix = "mlstate-"
+
+// Name returns the deterministic ActionSet name for one action of one Argo
+// node: a retried step (same workflow UID and node ID) gets the same name and
+// so adopts the ActionSet it created before instead of starting a second
+// backup. The result is a DNS-1123 label of at most 63 characters, so it can
+// also serve as the kanister.io/JobID label value. With no workflow UID or
+// node ID (a step run by hand) it returns "": use GenerateName instead.
+func Name(workflowUID, nodeID, action string) string {
+	if workflowUID == "" || nodeID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(workflowUID + "\x00" + nodeID + "\x00" + action))
+	return namePrefix + sanitize(action, 40) + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// GenerateName returns the metadata.generateName prefix for an ActionSet
+// created outside Argo.
+func GenerateName(action string) string {
+	return namePrefix + sanitize(action, 40) + "-"
+}
+
+// sanitize makes s a DNS-1123 label fragment of at most max characters.
+func sanitize(s string, max int) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !ok {
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = true
+			continue
+		}
+		dash = false
+		b.WriteRune(r)
+	}
+	out := strings.Trim(b.String(), "-")
+	if len(out) > max {
+		out = strings.TrimRight(out[:max], "-")
+	}
+	if out == "" {
+		out = "action"
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package kanister
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Progress is what Run reports on every visible change of an ActionSet.
+type Progress struct {
+	Namespace, Name string
+	State           string // "" until Kanister writes a status
+	RunningPhase    string
+	// PercentCompleted is Kanister's status.progress.percentCompleted.
+	PercentCompleted int
+	// CompletedPhases of TotalPhases, over all actions (defer phases excluded).
+	CompletedPhases, TotalPhases int
+}
+
+// observe takes in a new version of the ActionSet and updates the clocks,
+// the log, the callback and the progress file.
+func (w *waiter) observe(u *unstructured.Unstructured) {
+	w.obj = u
+	var st Status
+	if raw, ok, _ := unstructured.NestedMap(u.Object, "status"); ok {
+		if err := fromJSONValue(raw, &st); err != nil {
+			w.c.log().Warn("cannot decode ActionSet status", "actionset", w.ns+"/"+w.name, "err", err)
+			st.State = stateOf(u)
+		}
+	}
+	w.status = st
+	now := time.Now()
+	if st.State == StatePending && w.pendingAt.IsZero() {
+		w.pendingAt = now
+	}
+	if fp := fingerprint(st); fp != w.fingerprnt || w.changedAt.IsZero() {
+		w.fingerprnt, w.changedAt = fp, now
+	}
+	p := Progress{Namespace: w.ns, Name: w.name, State: st.State, RunningPhase: st.Progress.RunningPhase}
+	p.PercentCompleted, _ = strconv.Atoi(st.Progress.PercentCompleted)
+	for _, a := range st.Actions {
+		for _, ph := range a.Phases {
+			p.TotalPhases++
+			if ph.State == StateComplete {
+				p.CompletedPhases++
+			}
+		}
+	}
+	if p == w.last {
+		return
+	}
+	w.last = p
+	w.c.log().Info("ActionSet progress", "actionset", w.ns+"/"+w.name, "state", p.State,
+		"runningPhase", p.RunningPhase, "percentCompleted", p.PercentCompleted,
+		"phases", fmt.Sprintf("%d/%d", p.CompletedPhases, p.TotalPhases))
+	if p.TotalPhases > 0 {
+		if err := writeProgressFile(w.c.progressFile(), p.CompletedPhases, p.TotalPhases); err != nil {
+			w.c.log().Warn("cannot write the Argo progress file", "err", err)
+		}
+	}
+	if w.onProgress != nil {
+		w.onProgress(p)
+	}
+}
+
+// fingerprint captures everything whose change counts as progress for the
+// stalled timeout.
+func fingerprint(st Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|%s", st.State, st.Progress.RunningPhase, st.Progress.PercentCompleted, st.Progress.LastTransitionTime)
+	for _, a := range st.Actions {
+		for _, ph := range a.Phases {
+			fmt.Fprintf(&b, "|%s=%s:%s", ph.Name, ph.State, ph.Progress.ProgressPercent)
+		}
+		fmt.Fprintf(&b, "|defer=%s", a.DeferPhase.State)
+	}
+	return b.String()
+}
+
+func (c *Client) progressFile() string {
+	if c.ProgressFile != "" {
+		return c.ProgressFile
+	}
+	return os.Getenv("ARGO_PROGRESS_FILE")
+}
+
+// writeProgressFile writes Argo's "N/M" progress atomically; "" does nothing.
+func writeProgressFile(path string, n, m int) error {
+	if path == "" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".progress-*")
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(tmp, "%d/%d\n", n, m); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,239 @@
+package kanister
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+)
+
+var errOverall = errors.New("overall timeout")
+
+// waiter follows one ActionSet through its watch events.
+type waiter struct {
+	c          *Client
+	t          Timeouts
+	ns, name   string
+	onProgress func(Progress)
+
+	obj        *unstructured.Unstructured
+	status     Status
+	started    time.Time // when waiting began: the no-status clock
+	pendingAt  time.Time // first seen pending
+	changedAt  time.Time // last change of anything that shows progress
+	fingerprnt string
+	last       Progress
+}
+
+func (c *Client) wait(ctx context.Context, obj *unstructured.Unstructured, onProgress func(Progress)) (*Result, error) {
+	w := &waiter{c: c, t: c.Timeouts.withDefaults(), ns: obj.GetNamespace(), name: obj.GetName(),
+		onProgress: onProgress, started: time.Now()}
+	if w.t.Overall > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, w.t.Overall, errOverall)
+		defer cancel()
+	}
+	w.observe(obj)
+	timer := time.NewTimer(time.Until(w.deadline()))
+	defer timer.Stop()
+	backoff := 50 * time.Millisecond
+	for {
+		if done, res, err := w.terminal(ctx); done {
+			return res, err
+		}
+		wi, err := c.Dynamic.Resource(ActionSetGVR).Namespace(w.ns).Watch(ctx, metav1.ListOptions{
+			FieldSelector:       "metadata.name=" + w.name,
+			ResourceVersion:     w.obj.GetResourceVersion(),
+			AllowWatchBookmarks: true,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, w.stopped(ctx)
+			}
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				if err := w.refresh(ctx); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if cerr := classify(err, "watch", "actionsets."+Group, w.ns, w.name); exitcode.Of(cerr) == exitcode.Permission {
+				return nil, cerr
+			}
+			c.log().Warn("watch on ActionSet failed; retrying", "actionset", w.ns+"/"+w.name, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil, w.stopped(ctx)
+			case <-timer.C:
+				if err := w.onTimer(ctx, timer); err != nil {
+					return nil, err
+				}
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		err = w.consume(ctx, wi, timer)
+		wi.Stop()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// consume reads events until the watch closes (nil: re-establish it), the
+// ActionSet is terminal (nil; the caller sees it), or an error ends the wait.
+func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Timer) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return w.stopped(ctx)
+		case <-timer.C:
+			if err := w.onTimer(ctx, timer); err != nil {
+				return err
+			}
+		case ev, ok := <-wi.ResultChan():
+			if !ok {
+				w.c.log().Debug("ActionSet watch closed; re-establishing", "actionset", w.ns+"/"+w.name)
+				return nil
+			}
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+					w.observe(u)
+					resetTimer(timer, w.deadline())
+					if w.isTerminal() {
+						return nil
+					}
+				}
+			case watch.Bookmark:
+				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+					w.obj.SetResourceVersion(u.GetResourceVersion())
+				}
+			case watch.Deleted:
+				return exitcode.With(exitcode.Kanister, fmt.Errorf(
+					"ActionSet %s/%s was deleted while waiting for it (state %s): someone cancelled it", w.ns, w.name, w.stateText()))
+			case watch.Error:
+				err := apierrors.FromObject(ev.Object)
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					return w.refresh(ctx)
+				}
+				w.c.log().Debug("ActionSet watch error; re-establishing", "actionset", w.ns+"/"+w.name, "err", err)
+				return nil
+			}
+		}
+	}
+}
+
+// refresh re-reads the ActionSet, e.g. after 410 Gone.
+func (w *waiter) refresh(ctx context.Context) error {
+	u, err := w.c.Dynamic.Resource(ActionSetGVR).Namespace(w.ns).Get(ctx, w.name, metav1.GetOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return w.stopped(ctx)
+		}
+		if apierrors.IsNotFound(err) {
+			return exitcode.With(exitcode.Kanister, fmt.Errorf(
+				"ActionSet %s/%s was deleted while waiting for it: someone cancelled it", w.ns, w.name))
+		}
+		return classify(err, "get", "actionsets."+Group, w.ns, w.name)
+	}
+	w.observe(u)
+	return nil
+}
+
+// onTimer re-reads the ActionSet before declaring a timeout, so that a
+// change the watch has not delivered yet is not mistaken for silence.
+func (w *waiter) onTimer(ctx context.Context, timer *time.Timer) error {
+	if err := w.refresh(ctx); err != nil {
+		return err
+	}
+	if w.isTerminal() || time.Until(w.deadline()) > 0 {
+		resetTimer(timer, w.deadline())
+		return nil
+	}
+	return exitcode.With(exitcode.Kanister, w.timeoutError())
+}
+
+func resetTimer(t *time.Timer, at time.Time) {
+	t.Stop()
+	t.Reset(max(time.Until(at), 0))
+}
+
+func (w *waiter) timeoutError() *TimeoutError {
+	e := &TimeoutError{Namespace: w.ns, Name: w.name, State: w.status.State}
+	switch w.status.State {
+	case "":
+		e.Which, e.After = "no-status", w.t.NoStatus
+		e.Hint = fmt.Sprintf("Kanister wrote no status: is the Kanister controller running in namespace %s? "+
+			"the ActionSet may be invalid (Kanister writes no status for an invalid spec; check the controller log)", w.ns)
+	case StatePending:
+		e.Which, e.After = "pending", w.t.Pending
+		e.Hint = fmt.Sprintf("the ActionSet never started running: the Kanister controller in namespace %s may be overloaded, "+
+			"wedged by a conflicting update, or restarting; check its log", w.ns)
+	default:
+		e.Which, e.After = "stalled", w.t.Stalled
+		e.Hint = fmt.Sprintf("no progress (phase %q, %s%%) since %s: suspect a controller restart (kanister#3725), "+
+			"after which Kanister never finishes the ActionSet; delete it and retry",
+			w.status.Progress.RunningPhase, w.status.Progress.PercentCompleted, w.changedAt.UTC().Format(time.RFC3339))
+	}
+	return e
+}
+
+// stopped is the error for a cancelled wait: the ActionSet is left running.
+func (w *waiter) stopped(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errOverall) {
+		return exitcode.With(exitcode.Kanister, &TimeoutError{Namespace: w.ns, Name: w.name, Which: "overall",
+			After: w.t.Overall, State: w.status.State,
+			Hint: fmt.Sprintf("the ActionSet is left to Kanister; delete it to cancel (kubectl -n %s delete actionset %s)", w.ns, w.name)})
+	}
+	return fmt.Errorf("stopped waiting for ActionSet %s/%s (state %s): %w; the ActionSet is left to Kanister: delete it to cancel (kubectl -n %s delete actionset %s)",
+		w.ns, w.name, w.stateText(), ctx.Err(), w.ns, w.name)
+}
+
+func (w *waiter) stateText() string {
+	if w.status.State == "" {
+		return "no status yet"
+	}
+	return w.status.State
+}
+
+// deadline is when the timeout for the current state expires.
+func (w *waiter) deadline() time.Time {
+	switch w.status.State {
+	case "":
+		return w.started.Add(w.t.NoStatus)
+	case StatePending:
+		return w.pendingAt.Add(w.t.Pending)
+	default:
+		return w.changedAt.Add(w.t.Stalled)
+	}
+}
+
+func (w *waiter) isTerminal() bool {
+	return w.status.State == StateComplete || w.status.State == StateFailed
+}
+
+func (w *waiter) terminal(ctx context.Context) (bool, *Result, error) {
+	switch w.status.State {
+	case StateComplete:
+		res, err := newResult(w.obj, w.status)
+		return true, res, err
+	case StateFailed:
+		return true, nil, exitcode.With(exitcode.Kanister, w.c.failure(ctx, w.obj, w.status))
+	}
+	return false, nil, nil
+}
+
+// stateOf reads status.state of an unstructured ActionSet.
+func stateOf(u *unstructured.Unstructured) string {
+	s, _, _ := unstructured.NestedString(u.Object, "status", "state")
+	return s
+}
