@@ -1,0 +1,197 @@
+// Package snapshot takes and restores whole restore points: the Kanister
+// actions and the staged trees of one pipeline, run side by side, recorded
+// as one restore point only when every part succeeded.
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mlstate/mlstate/pkg/kanister"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree"
+)
+
+// kanisterRunner is the part of *kanister.Client a snapshot uses.
+type kanisterRunner interface {
+	Run(ctx context.Context, req kanister.Request, onProgress func(kanister.Progress)) (*kanister.Result, error)
+}
+
+// Options describe one snapshot.
+type Options struct {
+	Pipeline string
+	Workflow restorepoint.Workflow
+	// Kanister runs Actions; it may be nil when there are none.
+	Kanister          kanisterRunner
+	KanisterNamespace string
+	// Actions are the Kanister actions of the backup ActionSet, one per
+	// target object.
+	Actions []kanister.ActionSpec
+	// Stage lists directories to push with the staging engine. The last
+	// restore point of the pipeline gives each its parent tree.
+	Stage []string
+	// Rehash reads every staged file even when size and mtime match.
+	Rehash bool
+	// Logger receives progress. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Take runs the Kanister backup and the staging pushes concurrently and, when
+// all succeeded, writes the restore point's record. On any failure no record
+// is written, so no restore point exists; the returned record is nil.
+func Take(ctx context.Context, st store.Store, opts Options) (*restorepoint.Record, error) {
+	if err := restorepoint.ValidatePipeline(opts.Pipeline); err != nil {
+		return nil, err
+	}
+	if len(opts.Actions) == 0 && len(opts.Stage) == 0 {
+		return nil, errors.New("nothing to snapshot: give Kanister targets (--object with --blueprint) and/or --stage paths")
+	}
+	if len(opts.Actions) > 0 && opts.Kanister == nil {
+		return nil, errors.New("snapshot: Kanister actions given without a Kanister client")
+	}
+	log := logger(opts.Logger)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	rec := &restorepoint.Record{
+		Pipeline:          opts.Pipeline,
+		Created:           now().UTC(),
+		Workflow:          opts.Workflow,
+		KanisterNamespace: opts.KanisterNamespace,
+	}
+	rec.ID = restorepoint.NewID(rec.Created)
+	parents, err := parentTrees(ctx, st, opts.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	if len(opts.Actions) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := opts.Kanister.Run(ctx, kanisterRequest(opts, opts.Actions, "backup"), nil)
+			if err != nil {
+				fail(fmt.Errorf("kanister backup: %w", err))
+				return
+			}
+			mu.Lock()
+			rec.Kanister = res.Recorded()
+			mu.Unlock()
+		}()
+	}
+	trees := make([]restorepoint.StagedTree, len(opts.Stage))
+	for i, dir := range opts.Stage {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, err := push(ctx, st, dir, parents[filepath.Clean(dir)], opts, log)
+			if err != nil {
+				fail(fmt.Errorf("stage %s: %w", dir, err))
+				return
+			}
+			trees[i] = t
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w (no restore point was recorded)", errors.Join(errs...))
+	}
+	rec.Trees = trees
+	if err := restorepoint.Save(ctx, st, rec); err != nil {
+		return nil, err
+	}
+	log.Info("restore point recorded", "restorePoint", rec.ID, "pipeline", rec.Pipeline,
+		"kanisterActions", len(rec.Kanister), "trees", len(rec.Trees), "stagedBytes", rec.StagedBytes())
+	return rec, nil
+}
+
+func push(ctx context.Context, st store.Store, dir string, parent tree.ID, opts Options, log *slog.Logger) (restorepoint.StagedTree, error) {
+	res, err := tree.Push(ctx, st, dir, tree.PushOptions{
+		Name:   treeName(opts.Pipeline, dir),
+		Parent: parent,
+		Rehash: opts.Rehash,
+		Logger: log,
+	})
+	if err != nil {
+		return restorepoint.StagedTree{}, err
+	}
+	return restorepoint.StagedTree{
+		Path: filepath.Clean(dir), Tree: res.ID.String(),
+		Files: res.Files, Bytes: res.Bytes, BytesUploaded: res.BytesUploaded,
+	}, nil
+}
+
+// treeName keys the staging engine's "last tree under this name" index, so
+// pushes of the same path in the same pipeline are incremental even without
+// a restore point.
+// Names allow only [A-Za-z0-9._-], so the path enters as a short digest.
+func treeName(pipeline, dir string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(dir)))
+	return pipeline + "_" + hex.EncodeToString(sum[:6])
+}
+
+// parentTrees returns, per staged path, the tree of the pipeline's latest
+// restore point: the parent that makes the next push incremental.
+func parentTrees(ctx context.Context, st store.Store, pipeline string) (map[string]tree.ID, error) {
+	latest, err := restorepoint.Latest(ctx, st, pipeline)
+	if errors.Is(err, restorepoint.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find the parent snapshot: %w", err)
+	}
+	out := map[string]tree.ID{}
+	for _, t := range latest.Trees {
+		if id, err := tree.ParseID(t.Tree); err == nil {
+			out[t.Path] = id
+		}
+	}
+	return out, nil
+}
+
+func kanisterRequest(opts Options, actions []kanister.ActionSpec, action string) kanister.Request {
+	// Labels must be the same on every attempt of a retried step, so the
+	// retry can adopt the ActionSet: nothing attempt-specific goes here.
+	labels := map[string]string{kanister.LabelPipeline: opts.Pipeline}
+	if opts.Workflow.UID != "" {
+		labels[kanister.LabelWorkflowUID] = opts.Workflow.UID
+	}
+	req := kanister.Request{Labels: labels, Actions: actions}
+	if opts.Workflow.UID != "" && opts.Workflow.NodeID != "" {
+		req.Name = kanister.Name(opts.Workflow.UID, opts.Workflow.NodeID, action)
+	} else {
+		req.GenerateName = kanister.GenerateName(action)
+	}
+	return req
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return l
+}

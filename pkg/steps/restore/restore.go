@@ -1,0 +1,153 @@
+// Package restore is the command line of the restore step: bring a
+// pipeline's state back from a restore point, through Kanister's restore
+// action and by pulling the staged trees back to their paths.
+package restore
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+	"github.com/mlstate/mlstate/pkg/outputs"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/snapshot"
+	"github.com/mlstate/mlstate/pkg/stepcli"
+	"github.com/mlstate/mlstate/pkg/steps/stepflags"
+	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/store/storeurl"
+)
+
+// App returns the restore step's command line.
+func App() *cli.App {
+	flags := []cli.Flag{
+		stepcli.StoreFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag(),
+		&cli.StringFlag{Name: "restore-point", Usage: "restore point ID to restore", EnvVars: []string{"MLSTATE_RESTORE_POINT"}},
+		&cli.BoolFlag{Name: "latest", Usage: "restore the pipeline's newest restore point", EnvVars: []string{"MLSTATE_LATEST"}},
+		&cli.BoolFlag{Name: "allow-other-pipeline", Usage: "restore a restore point that belongs to another pipeline", EnvVars: []string{"MLSTATE_ALLOW_OTHER_PIPELINE"}},
+		&cli.StringFlag{Name: "action", Value: "restore", Usage: "Blueprint action run with each recorded backup's artifacts", EnvVars: []string{"MLSTATE_RESTORE_ACTION"}},
+		&cli.StringSliceFlag{Name: "to", Usage: "restore staged PATH into NEWPATH instead, as PATH=NEWPATH; repeatable", EnvVars: []string{"MLSTATE_TO"}},
+		&cli.BoolFlag{Name: "skip-kanister", Usage: "restore only the staged directories", EnvVars: []string{"MLSTATE_SKIP_KANISTER"}},
+		&cli.BoolFlag{Name: "skip-stage", Usage: "run only the Kanister restore", EnvVars: []string{"MLSTATE_SKIP_STAGE"}},
+	}
+	flags = append(flags, stepflags.Cluster()...)
+	flags = append(flags, stepflags.Workflow()...)
+	return &cli.App{
+		Name:  "restore",
+		Usage: "bring a pipeline's state back from a restore point",
+		UsageText: "restore --store URL --pipeline NAME (--restore-point ID | --latest) [--to PATH=NEWPATH]...\n\n" +
+			"Staged directories become exactly the snapshot (files added since are removed); each is switched\n" +
+			"over only after every chunk was verified. Outputs: restore-point, actionsets, files, bytes-downloaded.",
+		Description: stepcli.ExitCodesHelp,
+		Flags:       flags,
+		Action:      run,
+	}
+}
+
+func run(c *cli.Context) error {
+	log := stepcli.Logger(c.App.ErrWriter, c.Bool("verbose")).With("step", "restore", "pipeline", c.String("pipeline"))
+	to, err := checkFlags(c)
+	if err != nil {
+		return err
+	}
+	out := outputs.Writer{Dir: c.String("outputs-dir"), Stdout: c.App.Writer}
+	if err := out.Files(outputs.Values{"restore-point": c.String("restore-point"), "actionsets": "", "files": 0, "bytes-downloaded": 0}); err != nil {
+		return err
+	}
+	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{})
+	if err != nil {
+		return err
+	}
+	rec, err := find(c, st)
+	if err != nil {
+		return err
+	}
+	opts := snapshot.RestoreOptions{
+		Action:       c.String("action"),
+		Workflow:     stepflags.WorkflowOf(c),
+		To:           to,
+		SkipKanister: c.Bool("skip-kanister"),
+		SkipStage:    c.Bool("skip-stage"),
+		Logger:       log,
+	}
+	if len(rec.Kanister) > 0 && !opts.SkipKanister {
+		kc, err := stepflags.Kanister(c, "mlstate-restore/"+stepcli.Version)
+		if err != nil {
+			return err
+		}
+		kc.Logger = log
+		opts.Kanister = kc
+	}
+	log.Info("restoring", "restorePoint", rec.ID, "kanisterActions", len(rec.Kanister), "trees", len(rec.Trees))
+	res, err := snapshot.Restore(c.Context, st, rec, opts)
+	if err != nil {
+		return err
+	}
+	return out.Emit(outputs.Values{
+		"restore-point":    rec.ID,
+		"actionsets":       res.ActionSet,
+		"files":            res.Files,
+		"bytes-downloaded": res.BytesDownloaded,
+	})
+}
+
+func find(c *cli.Context, st store.Store) (*restorepoint.Record, error) {
+	pipeline := c.String("pipeline")
+	var (
+		rec *restorepoint.Record
+		err error
+	)
+	if c.Bool("latest") {
+		rec, err = restorepoint.Latest(c.Context, st, pipeline)
+	} else {
+		rec, err = restorepoint.Get(c.Context, st, pipeline, c.String("restore-point"), c.Bool("allow-other-pipeline"))
+	}
+	return rec, err
+}
+
+func checkFlags(c *cli.Context) (map[string]string, error) {
+	var problems []error
+	if c.NArg() > 0 {
+		problems = append(problems, errors.New("unexpected argument "+c.Args().First()+": use --restore-point ID or --latest"))
+	}
+	if c.String("store") == "" {
+		problems = append(problems, errors.New("no store given: set --store or MLSTATE_STORE"))
+	}
+	if err := restorepoint.ValidatePipeline(c.String("pipeline")); err != nil {
+		problems = append(problems, err)
+	}
+	id, latest := c.String("restore-point"), c.Bool("latest")
+	switch {
+	case id == "" && !latest:
+		problems = append(problems, errors.New("which restore point? give --restore-point ID or --latest"))
+	case id != "" && latest:
+		problems = append(problems, errors.New("--restore-point and --latest exclude each other"))
+	case id != "":
+		if err := restorepoint.ValidateID(id); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if c.Bool("skip-kanister") && c.Bool("skip-stage") {
+		problems = append(problems, errors.New("--skip-kanister with --skip-stage leaves nothing to restore"))
+	}
+	to := map[string]string{}
+	for _, s := range c.StringSlice("to") {
+		from, dest, ok := strings.Cut(s, "=")
+		if !ok || from == "" || dest == "" {
+			problems = append(problems, errors.New("--to "+s+": want PATH=NEWPATH"))
+			continue
+		}
+		abs, err := filepath.Abs(dest)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		to[filepath.Clean(from)] = abs
+	}
+	if len(problems) > 0 {
+		return nil, exitcode.With(exitcode.Usage, errors.Join(problems...))
+	}
+	return to, nil
+}

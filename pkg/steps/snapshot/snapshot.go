@@ -1,0 +1,120 @@
+// Package snapshot is the command line of the snapshot step: back up a
+// pipeline's Kubernetes-side state through Kanister and stage chosen
+// directories, then record one restore point.
+package snapshot
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+	"github.com/mlstate/mlstate/pkg/outputs"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/snapshot"
+	"github.com/mlstate/mlstate/pkg/stepcli"
+	"github.com/mlstate/mlstate/pkg/steps/stepflags"
+	"github.com/mlstate/mlstate/pkg/store/storeurl"
+)
+
+// App returns the snapshot step's command line.
+func App() *cli.App {
+	flags := []cli.Flag{stepcli.StoreFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag()}
+	flags = append(flags, stepflags.Targets()...)
+	flags = append(flags, stepflags.Cluster()...)
+	flags = append(flags, stepflags.Workflow()...)
+	return &cli.App{
+		Name:  "snapshot",
+		Usage: "back up a pipeline's state (Kanister actions and staged directories) as one restore point",
+		UsageText: "snapshot --store URL --pipeline NAME [--object KIND/NS/NAME --blueprint BP [--profile NS/NAME]] [--stage DIR]...\n\n" +
+			"Outputs (files in --outputs-dir, and one JSON line on stdout): restore-point, actionsets, bytes-staged.\n" +
+			"No restore point is recorded unless every part succeeded.",
+		Description: stepcli.ExitCodesHelp,
+		Flags:       flags,
+		Action:      run,
+	}
+}
+
+func run(c *cli.Context) error {
+	log := stepcli.Logger(c.App.ErrWriter, c.Bool("verbose")).With("step", "snapshot", "pipeline", c.String("pipeline"))
+	if c.NArg() > 0 {
+		return stepcli.UsageError("unexpected argument %q: staged directories are given with --stage", c.Args().First())
+	}
+	opts, err := options(c, log)
+	if err != nil {
+		return err
+	}
+	out := outputs.Writer{Dir: c.String("outputs-dir"), Stdout: c.App.Writer}
+	// Written first so a failed or interrupted run still yields values.
+	if err := out.Files(outputs.Values{"restore-point": "", "actionsets": "", "bytes-staged": 0}); err != nil {
+		return err
+	}
+	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{})
+	if err != nil {
+		return err
+	}
+	if len(opts.Actions) > 0 {
+		kc, err := stepflags.Kanister(c, "mlstate-snapshot/"+stepcli.Version)
+		if err != nil {
+			return err
+		}
+		kc.Logger = log
+		opts.Kanister = kc
+		opts.KanisterNamespace = kc.Namespace
+	}
+	rec, err := snapshot.Take(c.Context, st, opts)
+	if err != nil {
+		return err
+	}
+	return out.Emit(outputs.Values{
+		"restore-point": rec.ID,
+		"actionsets":    actionSets(rec),
+		"bytes-staged":  rec.StagedBytes(),
+	})
+}
+
+func options(c *cli.Context, log *slog.Logger) (snapshot.Options, error) {
+	var problems []error
+	if c.String("store") == "" {
+		problems = append(problems, errors.New("no store given: set --store or MLSTATE_STORE (s3://BUCKET/PREFIX?endpoint=... or file:///PATH)"))
+	}
+	if err := restorepoint.ValidatePipeline(c.String("pipeline")); err != nil {
+		problems = append(problems, err)
+	}
+	actions, err := stepflags.ActionsOf(c)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	stage, err := stepflags.StagePaths(c)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) == 0 && len(actions) == 0 && len(stage) == 0 {
+		problems = append(problems, errors.New("nothing to snapshot: give Kanister targets (--object and --blueprint) and/or --stage directories"))
+	}
+	if len(problems) > 0 {
+		return snapshot.Options{}, exitcode.With(exitcode.Usage, errors.Join(problems...))
+	}
+	return snapshot.Options{
+		Pipeline: c.String("pipeline"),
+		Workflow: stepflags.WorkflowOf(c),
+		Actions:  actions,
+		Stage:    stage,
+		Rehash:   c.Bool("rehash"),
+		Logger:   log,
+	}, nil
+}
+
+func actionSets(rec *restorepoint.Record) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, a := range rec.Kanister {
+		if a.ActionSet != "" && !seen[a.ActionSet] {
+			seen[a.ActionSet] = true
+			names = append(names, a.ActionSet)
+		}
+	}
+	return strings.Join(names, ",")
+}

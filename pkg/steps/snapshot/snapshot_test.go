@@ -1,0 +1,254 @@
+package snapshot_test
+
+import (
+	"context"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/steps/restore"
+	"github.com/mlstate/mlstate/pkg/steps/snapshot"
+	"github.com/mlstate/mlstate/pkg/store/storeurl"
+	"github.com/mlstate/mlstate/pkg/testsupport"
+)
+
+// cluster is what a Kanister-side test needs: the fixture and the flags that
+// point a step at it.
+type cluster struct {
+	f     *testsupport.KanisterFixture
+	flags []string
+}
+
+func newCluster(t *testing.T) cluster {
+	f := testsupport.NewKanisterFixture(t)
+	return cluster{f: f, flags: []string{
+		"--kubeconfig", testsupport.Kubeconfig(t, f.Kube.Config),
+		"--kanister-namespace", f.Namespace,
+		"--no-status-timeout", "20s",
+	}}
+}
+
+func (c cluster) targets() []string {
+	return append([]string{"--object", c.f.Object(), "--blueprint", testsupport.FixtureBlueprint}, c.flags...)
+}
+
+func minioStore(t *testing.T) string {
+	s := testsupport.MinIO(t)
+	s.SetEnv(t)
+	return s.StoreURL(t, "mlstate")
+}
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := minioStore(t)
+	c := newCluster(t)
+	ws := workspace(t)
+	before := snapshotOf(t, ws)
+
+	args := append([]string{"--store", st, "--pipeline", "llm", "--stage", ws,
+		"--workflow-name", "train-abc", "--workflow-uid", "uid-1", "--node-id", "train-abc-111"}, c.targets()...)
+	snap := run(ctx, t, snapshot.App(), args...)
+	if snap.code != 0 {
+		t.Fatalf("snapshot exit %d: %s", snap.code, snap.stderr)
+	}
+	rp := snap.output(t, "restore-point")
+	if restorepoint.ValidateID(rp) != nil || snap.json(t)["restore-point"] != rp {
+		t.Fatalf("restore-point output %q, JSON %s", rp, snap.stdout)
+	}
+	if snap.output(t, "bytes-staged") == "0" || snap.output(t, "actionsets") == "" {
+		t.Fatalf("outputs: bytes-staged=%s actionsets=%s", snap.output(t, "bytes-staged"), snap.output(t, "actionsets"))
+	}
+	// Outputs name ActionSets as NAMESPACE/NAME.
+	backupName := path.Base(snap.output(t, "actionsets"))
+
+	// Training damages the workspace; the restore must bring it back exactly.
+	if err := os.WriteFile(filepath.Join(ws, "ckpt/epoch-1.pt"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "ckpt/epoch-2.pt"), []byte("half-written"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(ws, "data")); err != nil {
+		t.Fatal(err)
+	}
+	// The backup ActionSet is gone (users clean them up; Kanister never
+	// does): the restore must work from the record alone.
+	c.f.DeleteActionSet(t, backupName)
+
+	res := run(ctx, t, restore.App(), append([]string{"--store", st, "--pipeline", "llm", "--restore-point", rp,
+		"--workflow-uid", "uid-2", "--node-id", "restore-222"}, c.flags...)...)
+	if res.code != 0 {
+		t.Fatalf("restore exit %d: %s", res.code, res.stderr)
+	}
+	sameTree(t, before, snapshotOf(t, ws))
+	if res.output(t, "restore-point") != rp || res.output(t, "files") == "0" {
+		t.Fatalf("restore outputs: %s", res.stdout)
+	}
+
+	// The restore ActionSet got the backup's rendered artifacts as inputs
+	// (the kanctl --from rule), never raw templates.
+	var restoreAS *unstructured.Unstructured
+	for _, as := range c.f.ActionSets(t) {
+		if as.GetNamespace()+"/"+as.GetName() == res.output(t, "actionsets") {
+			restoreAS = &as
+		}
+	}
+	if restoreAS == nil {
+		t.Fatalf("restore ActionSet %q not found", res.output(t, "actionsets"))
+	}
+	actions, _, _ := unstructured.NestedSlice(restoreAS.Object, "spec", "actions")
+	tag, _, _ := unstructured.NestedString(actions[0].(map[string]any), "artifacts", "snap", "keyValue", "backupTag")
+	if tag == "" || strings.Contains(tag, "{{") {
+		t.Fatalf("restore input artifact backupTag = %q, want the rendered value", tag)
+	}
+	if state, _, _ := unstructured.NestedString(restoreAS.Object, "status", "state"); state != "complete" {
+		t.Fatalf("restore ActionSet state %q", state)
+	}
+}
+
+func TestSnapshotRetryAdoptsActionSet(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	st := "file://" + t.TempDir()
+	args := append([]string{"--store", st, "--pipeline", "llm", "--workflow-uid", "uid-r", "--node-id", "wf-r-1"}, c.targets()...)
+	first := run(ctx, t, snapshot.App(), args...)
+	second := run(ctx, t, snapshot.App(), args...)
+	if first.code != 0 || second.code != 0 {
+		t.Fatalf("exits %d, %d: %s %s", first.code, second.code, first.stderr, second.stderr)
+	}
+	if n := len(c.f.ActionSets(t)); n != 1 || c.f.StandIn.Created() != 1 {
+		t.Fatalf("a retried step created %d ActionSets (stand-in saw %d), want 1", n, c.f.StandIn.Created())
+	}
+	if first.output(t, "actionsets") != second.output(t, "actionsets") {
+		t.Fatalf("retry used ActionSet %s, first attempt %s", second.output(t, "actionsets"), first.output(t, "actionsets"))
+	}
+}
+
+func TestSnapshotStagingOnlyAndLatest(t *testing.T) {
+	ctx := context.Background()
+	st := "file://" + t.TempDir()
+	ws := workspace(t)
+	first := run(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
+	if first.code != 0 {
+		t.Fatalf("exit %d: %s", first.code, first.stderr)
+	}
+	if first.output(t, "actionsets") != "" {
+		t.Fatalf("staging-only snapshot reports ActionSets %q", first.output(t, "actionsets"))
+	}
+	if err := os.WriteFile(filepath.Join(ws, "metrics/loss.json"), []byte(`{"loss": 0.4}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshotOf(t, ws)
+	second := run(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
+	if second.code != 0 {
+		t.Fatalf("exit %d: %s", second.code, second.stderr)
+	}
+	if err := os.RemoveAll(ws); err != nil {
+		t.Fatal(err)
+	}
+	res := run(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--latest")
+	if res.code != 0 {
+		t.Fatalf("restore --latest exit %d: %s", res.code, res.stderr)
+	}
+	if res.output(t, "restore-point") != second.output(t, "restore-point") {
+		t.Fatalf("--latest restored %s, want %s", res.output(t, "restore-point"), second.output(t, "restore-point"))
+	}
+	sameTree(t, want, snapshotOf(t, ws))
+
+	// --to puts the tree elsewhere and leaves the original path alone.
+	alt := filepath.Join(t.TempDir(), "alt")
+	res = run(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--restore-point", first.output(t, "restore-point"), "--to", ws+"="+alt)
+	if res.code != 0 {
+		t.Fatalf("restore --to exit %d: %s", res.code, res.stderr)
+	}
+	if got := snapshotOf(t, alt)["metrics/loss.json"]; !strings.Contains(got, "0.5") {
+		t.Fatalf("--to restored loss.json %q, want the first snapshot's", got)
+	}
+	sameTree(t, want, snapshotOf(t, ws))
+}
+
+func TestSnapshotKanisterOnly(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	dir := t.TempDir()
+	snap := run(ctx, t, snapshot.App(), append([]string{"--store", "file://" + dir, "--pipeline", "db"}, c.targets()...)...)
+	if snap.code != 0 {
+		t.Fatalf("exit %d: %s", snap.code, snap.stderr)
+	}
+	st, err := storeurl.Open(ctx, "file://"+dir, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := restorepoint.Get(ctx, st, "db", snap.output(t, "restore-point"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Trees) != 0 || len(rec.Kanister) != 1 || rec.Kanister[0].Artifacts["snap"].KeyValue["backupID"] == "" {
+		t.Fatalf("record: %+v", rec)
+	}
+	if rec.Kanister[0].Object.Kind != "pvc" || rec.KanisterNamespace != c.f.Namespace {
+		t.Fatalf("recorded object %+v in %q", rec.Kanister[0].Object, rec.KanisterNamespace)
+	}
+}
+
+func TestSnapshotKanisterFailureLeavesNoRestorePoint(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	dir := t.TempDir()
+	ws := workspace(t)
+	args := append([]string{"--store", "file://" + dir, "--pipeline", "llm", "--stage", ws,
+		"--option", "mlstate-standin/fail-phase=backupVolume",
+		"--option", "mlstate-standin/fail-message=restic: repository is locked"}, c.targets()...)
+	snap := run(ctx, t, snapshot.App(), args...)
+	if snap.code != exitcode.Kanister {
+		t.Fatalf("exit %d, want %d: %s", snap.code, exitcode.Kanister, snap.stderr)
+	}
+	for _, want := range []string{"backupVolume", "restic: repository is locked", "no restore point was recorded", "describe actionset"} {
+		if !strings.Contains(snap.stderr, want) {
+			t.Errorf("stderr does not mention %q:\n%s", want, snap.stderr)
+		}
+	}
+	if snap.output(t, "restore-point") != "" {
+		t.Fatalf("failed snapshot published restore point %q", snap.output(t, "restore-point"))
+	}
+	st, _ := storeurl.Open(ctx, "file://"+dir, storeurl.Options{})
+	if ids, err := restorepoint.List(ctx, st, "llm"); err != nil || len(ids) != 0 {
+		t.Fatalf("restore points after a failed snapshot: %v, %v", ids, err)
+	}
+}
+
+func TestSnapshotSIGTERMMidWait(t *testing.T) {
+	c := newCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"--store", "file://" + t.TempDir(), "--pipeline", "llm",
+		"--option", "mlstate-standin/phase-delay=30s"}, c.targets()...)
+	go func() {
+		// Cancel once the ActionSet is running, as Argo's SIGTERM would.
+		for len(c.f.ActionSets(t)) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	snap := run(ctx, t, snapshot.App(), args...)
+	if snap.code != exitcode.Cancelled {
+		t.Fatalf("exit %d, want %d: %s", snap.code, exitcode.Cancelled, snap.stderr)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("snapshot kept waiting %s after SIGTERM", time.Since(start))
+	}
+	if !strings.Contains(snap.stderr, "left to Kanister") {
+		t.Fatalf("message does not say the ActionSet is left to Kanister: %s", snap.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(snap.outputs, "restore-point")); err != nil {
+		t.Fatalf("no restore-point output after SIGTERM: %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+// Package stepflags holds the flags several steps share (the cluster, the
+// Argo run, the Kanister targets) and turns them into library options, so
+// snapshot, restore, guard and preflight read them identically.
+package stepflags
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
+	"github.com/mlstate/mlstate/pkg/kanister"
+	"github.com/mlstate/mlstate/pkg/kubeconfig"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+)
+
+func env(name string) []string { return []string{"MLSTATE_" + name} }
+
+// Cluster flags: how to reach the API server and Kanister.
+func Cluster() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)", EnvVars: []string{"MLSTATE_KUBECONFIG", "KUBECONFIG"}},
+		&cli.StringFlag{Name: "kanister-namespace", Value: kanister.DefaultNamespace, Usage: "namespace of the Kanister controller, its Blueprints and the ActionSets", EnvVars: env("KANISTER_NAMESPACE")},
+		&cli.DurationFlag{Name: "no-status-timeout", Value: 30 * time.Second, Usage: "fail when an ActionSet has no status after this long (controller down, or spec invalid)", EnvVars: env("NO_STATUS_TIMEOUT")},
+		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, Usage: "fail when an ActionSet stays pending this long", EnvVars: env("PENDING_TIMEOUT")},
+		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Minute, Usage: "fail when a running ActionSet shows no progress this long (suspect a controller restart)", EnvVars: env("STALL_TIMEOUT")},
+		&cli.DurationFlag{Name: "timeout", Usage: "overall limit for waiting on Kanister (0: none)", EnvVars: env("TIMEOUT")},
+	}
+}
+
+// Workflow flags identify the Argo run; a step container does not get them
+// from Argo (only ARGO_NODE_ID), so templates pass {{workflow.*}} in.
+func Workflow() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "workflow-name", Usage: "Argo workflow name ({{workflow.name}})", EnvVars: env("WORKFLOW_NAME")},
+		&cli.StringFlag{Name: "workflow-uid", Usage: "Argo workflow UID ({{workflow.uid}}); with --node-id it makes ActionSet names stable across retries", EnvVars: env("WORKFLOW_UID")},
+		&cli.StringFlag{Name: "workflow-namespace", Usage: "Argo workflow namespace ({{workflow.namespace}})", EnvVars: env("WORKFLOW_NAMESPACE")},
+		&cli.StringFlag{Name: "node-id", Usage: "Argo node ID (set by Argo as ARGO_NODE_ID)", EnvVars: []string{"MLSTATE_NODE_ID", "ARGO_NODE_ID"}},
+	}
+}
+
+// Targets flags: what a snapshot backs up.
+func Targets() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "object", Usage: "Kanister target KIND/NAMESPACE/NAME, repeatable (kinds: pvc, deployment, statefulset, deploymentconfig, namespace)", EnvVars: env("OBJECTS")},
+		&cli.StringFlag{Name: "blueprint", Usage: "Kanister Blueprint (in --kanister-namespace) with the backup, restore and delete actions", EnvVars: env("BLUEPRINT")},
+		&cli.StringFlag{Name: "action", Value: "backup", Usage: "Blueprint action to run", EnvVars: env("ACTION")},
+		&cli.StringFlag{Name: "profile", Usage: "Kanister Profile NAMESPACE/NAME for data-moving functions", EnvVars: env("PROFILE")},
+		&cli.StringSliceFlag{Name: "option", Usage: "Blueprint option KEY=VALUE (.Options.KEY), repeatable", EnvVars: env("OPTIONS")},
+		&cli.StringSliceFlag{Name: "secret", Usage: "Secret the Blueprint reads as REF=NAMESPACE/NAME (.Secrets.REF), e.g. the encryption key; repeatable", EnvVars: env("SECRETS")},
+		&cli.StringSliceFlag{Name: "stage", Usage: "directory to stage in the store, repeatable", EnvVars: env("STAGE")},
+		&cli.BoolFlag{Name: "rehash", Usage: "read every staged file even when size and mtime match the last snapshot", EnvVars: env("REHASH")},
+	}
+}
+
+// WorkflowOf reads the Workflow flags.
+func WorkflowOf(c *cli.Context) restorepoint.Workflow {
+	return restorepoint.Workflow{
+		Name:      c.String("workflow-name"),
+		UID:       c.String("workflow-uid"),
+		Namespace: c.String("workflow-namespace"),
+		NodeID:    c.String("node-id"),
+	}
+}
+
+// ActionsOf builds one Kanister action per --object. All input problems are
+// reported together, before anything happens.
+func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
+	objects := c.StringSlice("object")
+	if len(objects) == 0 {
+		if c.String("blueprint") != "" {
+			return nil, usage("--blueprint given without --object: name the Kanister targets with --object KIND/NAMESPACE/NAME")
+		}
+		return nil, nil
+	}
+	var problems []string
+	if c.String("blueprint") == "" {
+		problems = append(problems, "--object needs --blueprint (the Blueprint with the backup action)")
+	}
+	opts, err := kanister.ParseOptions(c.StringSlice("option"))
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	secrets, err := parseRefs("--secret", c.StringSlice("secret"))
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	var profile *kanister.ObjectRef
+	if p := c.String("profile"); p != "" {
+		ref, err := kanister.ParseProfile(p)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		profile = &ref
+	}
+	var actions []kanister.ActionSpec
+	for _, o := range objects {
+		ref, err := kanister.ParseObject(o)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		actions = append(actions, kanister.ActionSpec{
+			Name: c.String("action"), Blueprint: c.String("blueprint"), Object: ref,
+			Profile: profile, Options: opts, Secrets: secrets,
+		})
+	}
+	if len(problems) > 0 {
+		return nil, usage(strings.Join(problems, "; "))
+	}
+	return actions, nil
+}
+
+// StagePaths returns the --stage directories as clean absolute paths.
+func StagePaths(c *cli.Context) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range c.StringSlice("stage") {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, usage("--stage %s: %v", p, err)
+		}
+		if seen[abs] {
+			return nil, usage("--stage %s given twice", p)
+		}
+		seen[abs] = true
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+func parseRefs(flag string, list []string) (map[string]kanister.ObjectRef, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]kanister.ObjectRef{}
+	for _, s := range list {
+		name, ref, ok := strings.Cut(s, "=")
+		ns, obj, ok2 := strings.Cut(ref, "/")
+		if !ok || !ok2 || name == "" || ns == "" || obj == "" || strings.Contains(obj, "/") {
+			return nil, fmt.Errorf("%s %q: want REF=NAMESPACE/NAME", flag, s)
+		}
+		out[name] = kanister.ObjectRef{Kind: "Secret", APIVersion: "v1", Name: obj, Namespace: ns}
+	}
+	return out, nil
+}
+
+// Kanister connects to the cluster and returns a Kanister client configured
+// from the Cluster flags.
+func Kanister(c *cli.Context, userAgent string) (*kanister.Client, error) {
+	cfg, err := kubeconfig.Load(c.String("kubeconfig"), userAgent)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Precondition, err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Precondition, fmt.Errorf("kubernetes client: %w", err))
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Precondition, fmt.Errorf("kubernetes client: %w", err))
+	}
+	return &kanister.Client{
+		Dynamic:   dyn,
+		Kube:      kube,
+		Namespace: c.String("kanister-namespace"),
+		Timeouts: kanister.Timeouts{
+			NoStatus: c.Duration("no-status-timeout"),
+			Pending:  c.Duration("pending-timeout"),
+			Stalled:  c.Duration("stall-timeout"),
+			Overall:  c.Duration("timeout"),
+		},
+	}, nil
+}
+
+func usage(format string, args ...any) error {
+	return exitcode.With(exitcode.Usage, fmt.Errorf(format, args...))
+}
