@@ -19,6 +19,14 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./steps/,$(STEPS))
 
+## demo: the main job, locally: guard snapshots a workspace, a toy training run
+## corrupts it and fails, guard restores it, catalog lists and verifies (no
+## cluster; a file:// store in bin/demo unless MLSTATE_STORE is set)
+.PHONY: demo
+demo:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./steps/guard ./steps/catalog
+	bash examples/local/demo.sh bin bin/demo
+
 ## testenv: build the real test servers (kube-apiserver, etcd, MinIO) once into bin/testenv
 testenv:
 	@bash hack/testenv.sh >/dev/null
