@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
 	"github.com/mlstate/mlstate/pkg/store"
@@ -51,7 +52,7 @@ func Restore(ctx context.Context, st store.Store, rec *restorepoint.Record, opts
 	}
 	for from := range opts.To {
 		if _, ok := rec.TreeFor(filepath.Clean(from)); !ok {
-			return nil, fmt.Errorf("--to %s: restore point %s staged no such path (it has %s)", from, rec.ID, stagedPaths(rec))
+			return nil, exitcode.With(exitcode.Usage, fmt.Errorf("--to %s: restore point %s staged no such path (it has %s)", from, rec.ID, stagedPaths(rec)))
 		}
 	}
 	runKanister := len(rec.Kanister) > 0 && !opts.SkipKanister

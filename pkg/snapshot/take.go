@@ -124,7 +124,7 @@ func Take(ctx context.Context, st store.Store, opts Options) (*restorepoint.Reco
 	if err := restorepoint.Save(ctx, st, rec); err != nil {
 		return nil, err
 	}
-	log.Info("restore point recorded", "restorePoint", rec.ID, "pipeline", rec.Pipeline,
+	log.Info("restore point recorded", "restorePoint", rec.ID,
 		"kanisterActions", len(rec.Kanister), "trees", len(rec.Trees), "stagedBytes", rec.StagedBytes())
 	return rec, nil
 }

@@ -49,6 +49,8 @@ func run(ctx context.Context, t *testing.T, app *cli.App, args ...string) stepRu
 	app.Writer = &stdout
 	full := append([]string{app.Name, "--outputs-dir", out}, args...)
 	code := stepcli.Run(ctx, app, full, &stderr)
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	t.Logf("%s exit %d: %s", app.Name, code, lines[len(lines)-1])
 	return stepRun{code: code, stdout: strings.TrimSpace(stdout.String()), stderr: stderr.String(), outputs: out}
 }
 
