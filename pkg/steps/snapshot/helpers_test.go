@@ -42,7 +42,7 @@ func (r stepRun) json(t *testing.T) map[string]any {
 	return v
 }
 
-func run(ctx context.Context, t *testing.T, app *cli.App, args ...string) stepRun {
+func run(ctx context.Context, t testing.TB, app *cli.App, args ...string) stepRun {
 	t.Helper()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
@@ -55,7 +55,7 @@ func run(ctx context.Context, t *testing.T, app *cli.App, args ...string) stepRu
 }
 
 // workspace writes a small training workspace and returns its path.
-func workspace(t *testing.T) string {
+func workspace(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "workspace")
 	files := map[string]string{

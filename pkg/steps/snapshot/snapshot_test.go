@@ -26,7 +26,7 @@ type cluster struct {
 	flags []string
 }
 
-func newCluster(t *testing.T) cluster {
+func newCluster(t testing.TB) cluster {
 	f := testsupport.NewKanisterFixture(t)
 	return cluster{f: f, flags: []string{
 		"--kubeconfig", testsupport.Kubeconfig(t, f.Kube.Config),
