@@ -81,7 +81,7 @@ func TestKustomizeImageOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	overlay := "resources: [" + base + "]\nimages:\n"
-	for _, step := range []string{"preflight", "snapshot", "restore", "stage", "catalog"} {
+	for _, step := range []string{"preflight", "snapshot", "restore", "stage", "catalog", "guard"} {
 		overlay += "- {name: ghcr.io/mlstate/" + step + ", newName: registry.example.com/ml/" + step + ", newTag: v9.9.9}\n"
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644); err != nil {

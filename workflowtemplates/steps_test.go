@@ -3,6 +3,7 @@ package workflowtemplates
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mlstate/mlstate/pkg/steps/catalog"
 	"github.com/mlstate/mlstate/pkg/steps/guard"
+	"github.com/mlstate/mlstate/pkg/steps/preflight"
 	"github.com/mlstate/mlstate/pkg/steps/restore"
 	"github.com/mlstate/mlstate/pkg/steps/snapshot"
 	"github.com/mlstate/mlstate/pkg/steps/stage"
@@ -20,10 +23,12 @@ import (
 // stepApps are the steps' own CLI definitions: the flags a template passes
 // are checked against these, not against a copied list.
 var stepApps = map[string]func() *cli.App{
-	"guard":    guard.App,
-	"restore":  restore.App,
-	"snapshot": snapshot.App,
-	"stage":    stage.App,
+	"catalog":   catalog.App,
+	"guard":     guard.App,
+	"preflight": preflight.App,
+	"restore":   restore.App,
+	"snapshot":  snapshot.App,
+	"stage":     stage.App,
 }
 
 // imagePrefix is the registry path of mlstate's step images.
@@ -41,11 +46,11 @@ type invocation struct {
 
 func (iv invocation) String() string { return fmt.Sprintf("%s: %s", iv.path, iv.where) }
 
-// stepOf names the step a container runs: by its binary path, else by its
-// image. "" means not an mlstate step (a user's container).
+// stepOf names the step a container runs: by its binary's name (also when
+// guard was installed into another image), else by its image. "" means not an mlstate step (a user's container).
 func stepOf(image string, command []string) string {
-	if len(command) > 0 && strings.HasPrefix(command[0], "/usr/local/bin/") {
-		name := strings.TrimPrefix(command[0], "/usr/local/bin/")
+	if len(command) > 0 {
+		name := path.Base(command[0])
 		if _, ok := stepApps[name]; ok || strings.HasPrefix(image, imagePrefix) {
 			return name
 		}
@@ -78,12 +83,14 @@ func invocations(docs []doc) []invocation {
 			tmpls, _ := spec["templates"].([]any)
 			for _, t := range tmpls {
 				tm, _ := t.(map[string]any)
-				c, ok := tm["container"].(map[string]any)
-				if !ok {
-					continue
-				}
 				name, _ := tm["name"].(string)
-				out = append(out, containerInvocation(d.path, "template "+name, c))
+				for _, ic := range asList(tm["initContainers"]) {
+					c, _ := ic.(map[string]any)
+					out = append(out, containerInvocation(d.path, "template "+name+" init container", c))
+				}
+				if c, ok := tm["container"].(map[string]any); ok {
+					out = append(out, containerInvocation(d.path, "template "+name, c))
+				}
 			}
 		case d.isKFPComponent():
 			impl, _ := d.obj["implementation"].(map[string]any)
