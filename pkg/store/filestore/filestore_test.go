@@ -1,0 +1,79 @@
+package filestore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := New(t.TempDir(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
+
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		root   string
+		create bool
+		ok     bool
+	}{
+		{"existing", dir, false, true},
+		{"relative", "rel/path", true, false},
+		{"missing", filepath.Join(dir, "missing"), false, false},
+		{"missing created", filepath.Join(dir, "made"), true, true},
+		{"a file", file, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New(c.root, c.create)
+			if (err == nil) != c.ok {
+				t.Errorf("New(%q, %v) = %v, want ok=%v", c.root, c.create, err, c.ok)
+			}
+		})
+	}
+}
+
+func TestRejectsEscapingKeys(t *testing.T) {
+	st, err := New(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"../x", "/abs", "a/../../b", "a/.hidden", "", "a//b"} {
+		err := st.Put(context.Background(), key, strings.NewReader("x"), 1)
+		if err == nil {
+			t.Errorf("Put(%q) succeeded, want an error", key)
+		}
+	}
+}
+
+func TestNoTempFilesLeft(t *testing.T) {
+	root := t.TempDir()
+	st, err := New(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A short body is an error and must leave nothing behind.
+	if err := st.Put(context.Background(), "k", strings.NewReader("abc"), 10); err == nil {
+		t.Fatal("Put with a short body succeeded")
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		t.Errorf("left behind: %s", e.Name())
+	}
+}

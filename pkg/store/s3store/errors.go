@@ -1,0 +1,55 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/mlstate/mlstate/pkg/store"
+)
+
+// errPrecondition is a failed conditional write (If-None-Match).
+var errPrecondition = errors.New("precondition failed")
+
+// translate maps a minio-go or network error onto the store sentinels,
+// naming the endpoint and bucket so the one-line message is actionable.
+func (s *Store) translate(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		switch {
+		case er.StatusCode == http.StatusPreconditionFailed || er.Code == "PreconditionFailed":
+			return fmt.Errorf("%w: %w", errPrecondition, err)
+		case er.Code == "NoSuchKey" || er.Code == "NoSuchObject":
+			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		case er.Code == "NoSuchBucket":
+			return fmt.Errorf("bucket %q at %s does not exist: %w", s.cfg.Bucket, s.cfg.Endpoint, store.ErrNotFound)
+		case er.Code == "AccessDenied" || er.Code == "InvalidAccessKeyId" || er.Code == "SignatureDoesNotMatch" ||
+			er.StatusCode == http.StatusForbidden || er.StatusCode == http.StatusUnauthorized:
+			return fmt.Errorf("access to bucket %q at %s denied (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE: %w",
+				s.cfg.Bucket, s.cfg.Endpoint, er.Code, store.ErrPermission)
+		case er.StatusCode == http.StatusNotFound:
+			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		case er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests || er.Code == "SlowDown" || er.Code == "RequestTimeout":
+			return fmt.Errorf("S3 endpoint %s: %w: %w", s.cfg.Endpoint, store.ErrTransient, err)
+		}
+		return err
+	}
+	var ue *url.Error
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &oe) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("S3 endpoint %s unreachable: %w: %w", s.cfg.Endpoint, store.ErrTransient, err)
+	}
+	return err
+}
