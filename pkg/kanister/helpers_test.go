@@ -55,7 +55,7 @@ type env struct {
 
 // setup makes a namespace with a Blueprint "bp" and a PVC "data", a stand-in
 // controller for it (unless noController) and a client with short timeouts.
-func setup(t *testing.T, noController bool) *env {
+func setup(t testing.TB, noController bool) *env {
 	t.Helper()
 	k := testsupport.Kube(t)
 	e := &env{k: k, ns: k.Namespace(t, "kan")}
@@ -106,7 +106,7 @@ func (e *env) backupRequest(name string) kanister.Request {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -199,14 +200,27 @@ func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 	if c.Kube == nil {
 		return nil
 	}
-	list, err := c.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+	opts := metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=" + name + ",type=" + corev1.EventTypeWarning,
-	})
-	if err != nil {
-		c.log().Warn("cannot list the ActionSet's events", "actionset", ns+"/"+name, "err", err)
-		return nil
 	}
-	items := list.Items
+	var items []corev1.Event
+	// The controller records the Warning around the status update, not
+	// before it, so give it a moment to appear.
+	for attempt := 0; attempt < 5 && len(items) == 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		list, err := c.Kube.CoreV1().Events(ns).List(ctx, opts)
+		if err != nil {
+			c.log().Warn("cannot list the ActionSet's events", "actionset", ns+"/"+name, "err", err)
+			return nil
+		}
+		items = list.Items
+	}
 	sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Time.Before(eventTime(items[j]).Time) })
 	if len(items) > 5 {
 		items = items[len(items)-5:]
