@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
@@ -67,6 +68,12 @@ type env struct {
 func setup(c *cli.Context, needPipeline bool, problems ...error) (*env, error) {
 	e := &env{pipeline: c.String("pipeline"), format: c.String("output"), out: c.App.Writer,
 		log: stepcli.Logger(c.App.ErrWriter, c.Bool("verbose")).With("step", "catalog", "command", c.Command.Name)}
+	for _, a := range c.Args().Slice() {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			problems = append(problems, fmt.Errorf("flag %s after the arguments: flags go first, e.g. catalog %s --store URL --pipeline NAME ID", a, c.Command.Name))
+			break
+		}
+	}
 	if c.String("store") == "" {
 		problems = append(problems, fmt.Errorf("no store given: set --store or MLSTATE_STORE"))
 	}
