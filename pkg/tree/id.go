@@ -1,0 +1,67 @@
+// Package tree stores directory trees in a store.Store as content-addressed,
+// immutable snapshots and restores them.
+//
+// # Layout in the store
+//
+//	chunks/<2 hex>/<64 hex>   file content, split by content-defined chunking, keyed by SHA-256
+//	trees/<64 hex>            a Manifest (canonical JSON), keyed by the SHA-256 of its bytes
+//	names/<name>/<ns>-<id>    an empty object recording that tree id was pushed under name
+//	pushes/<lease>            a lease held by a push in progress (see Sweep)
+//	sweeps/<ns>-<rand>        a record of a Sweep (see Sweep)
+//
+// A tree's ID is the digest of its manifest, and the manifest names every
+// chunk by digest, so an ID pins the exact bytes of every file.
+package tree
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// ID identifies a tree or chunk: a SHA-256 digest.
+type ID [sha256.Size]byte
+
+// ParseID parses the 64-hex-digit form of an ID.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 2*len(id) {
+		return id, fmt.Errorf("%w: %q is not a tree ID (64 hex digits)", ErrInvalidID, s)
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("%w: %q is not a tree ID (64 hex digits)", ErrInvalidID, s)
+	}
+	return id, nil
+}
+
+// Sum returns the ID of data.
+func Sum(data []byte) ID { return sha256.Sum256(data) }
+
+// String is the full hex form.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Short is a 12-digit prefix for messages.
+func (id ID) Short() string { return id.String()[:12] }
+
+// IsZero reports whether id is unset.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// MarshalText encodes the hex form.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses the hex form.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+func chunkKey(d ID) string {
+	s := d.String()
+	return "chunks/" + s[:2] + "/" + s
+}
+
+func treeKey(id ID) string { return "trees/" + id.String() }

@@ -1,0 +1,83 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mlstate/mlstate/pkg/store"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// CheckName accepts a push name: 1-128 of [A-Za-z0-9._-], starting with a
+// letter or digit.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// recordName notes that id was pushed under name at t. Keys sort by time,
+// so the last key under names/<name>/ is the latest push.
+func recordName(ctx context.Context, st store.Store, name string, id ID, t time.Time) error {
+	key := fmt.Sprintf("names/%s/%020d-%s", name, t.UnixNano(), id)
+	if err := st.Put(ctx, key, strings.NewReader(""), 0); err != nil {
+		return fmt.Errorf("record name %s: %w", name, err)
+	}
+	return nil
+}
+
+// NamedTree is one push recorded under a name.
+type NamedTree struct {
+	ID   ID
+	Time time.Time
+}
+
+// History lists the trees pushed under name, oldest first.
+func History(ctx context.Context, st store.Store, name string) ([]NamedTree, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	var out []NamedTree
+	err := st.List(ctx, "names/"+name+"/", func(info store.Info) error {
+		if nt, ok := parseNameKey(info.Key); ok {
+			out = append(out, nt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trees named %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// LastByName returns the tree pushed last under name; ok is false when
+// there is none.
+func LastByName(ctx context.Context, st store.Store, name string) (ID, bool, error) {
+	h, err := History(ctx, st, name)
+	if err != nil || len(h) == 0 {
+		return ID{}, false, err
+	}
+	return h[len(h)-1].ID, true, nil
+}
+
+func parseNameKey(key string) (NamedTree, bool) {
+	ts, hexID, ok := strings.Cut(path.Base(key), "-")
+	if !ok {
+		return NamedTree{}, false
+	}
+	id, err := ParseID(hexID)
+	if err != nil {
+		return NamedTree{}, false
+	}
+	var ns int64
+	if _, err := fmt.Sscanf(ts, "%d", &ns); err != nil {
+		return NamedTree{}, false
+	}
+	return NamedTree{ID: id, Time: time.Unix(0, ns)}, true
+}

@@ -1,0 +1,231 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// place is where a pull stages its tree and how it switches over.
+type place struct {
+	target string
+	stage  string
+	exists bool // target existed before the pull
+	inside bool // stage is inside target (target is a mount point)
+}
+
+const stagePrefix = ".mlstate-pull-"
+
+// newPlace creates the staging directory. It goes next to the target so the
+// switch is a rename on one file system; when the target is a mount point
+// (a volume in a pod) it goes inside it instead.
+func newPlace(target string) (*place, error) {
+	pl := &place{target: target}
+	parent := filepath.Dir(target)
+	fi, err := os.Lstat(target)
+	switch {
+	case err == nil && !fi.IsDir():
+		return nil, fmt.Errorf("%w: pull target %s exists and is not a directory", ErrBadSource, target)
+	case err == nil:
+		pl.exists = true
+	case isNotExist(err):
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", parent, err)
+		}
+	default:
+		return nil, err
+	}
+	mode := fs.FileMode(0o755)
+	dir := parent
+	if pl.exists {
+		mode = fi.Mode().Perm()
+		pfi, err := os.Stat(parent)
+		if err != nil {
+			return nil, err
+		}
+		if dev(pfi) != dev(fi) || target == parent {
+			pl.inside, dir = true, target
+		}
+	}
+	pl.stage, err = os.MkdirTemp(dir, stagePrefix+filepath.Base(target)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	if !pl.inside {
+		if err := os.Chmod(pl.stage, mode); err != nil {
+			return nil, err
+		}
+	}
+	return pl, nil
+}
+
+func dev(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Dev
+	}
+	return 0
+}
+
+func (pl *place) abort() { _ = os.RemoveAll(pl.stage) }
+
+// commit makes the staged tree the target.
+func (pl *place) commit(m *Manifest, del bool) error {
+	if pl.inside {
+		return pl.commitInside(m, del)
+	}
+	if !pl.exists {
+		if err := os.Rename(pl.stage, pl.target); err != nil {
+			return fmt.Errorf("move %s into place: %w", pl.target, err)
+		}
+		return nil
+	}
+	if err := exchange(pl.stage, pl.target); err != nil {
+		return fmt.Errorf("switch %s to the pulled tree: %w", pl.target, err)
+	}
+	// stage now holds the old tree.
+	return os.RemoveAll(pl.stage)
+}
+
+// exchange swaps two directories atomically (renameat2 RENAME_EXCHANGE),
+// falling back to two renames on file systems without it.
+func exchange(a, b string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+	if err == nil || !(errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
+		return err
+	}
+	old := a + ".old"
+	if err := os.Rename(b, old); err != nil {
+		return err
+	}
+	if err := os.Rename(a, b); err != nil {
+		_ = os.Rename(old, b)
+		return err
+	}
+	return os.Rename(old, a)
+}
+
+// commitInside moves each top-level entry of the staged tree into the
+// target (a mount point cannot be renamed). All content is verified by then;
+// only this last step is per entry rather than a single switch.
+func (pl *place) commitInside(m *Manifest, del bool) error {
+	top := map[string]bool{}
+	for _, e := range m.Entries {
+		if !strings.Contains(e.Path, "/") {
+			top[e.Path] = true
+		}
+	}
+	stageName := filepath.Base(pl.stage)
+	for name := range top {
+		src, dst := filepath.Join(pl.stage, name), filepath.Join(pl.target, name)
+		if err := replace(src, dst); err != nil {
+			return fmt.Errorf("move %s into place: %w", dst, err)
+		}
+	}
+	if del {
+		entries, err := os.ReadDir(pl.target)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !top[e.Name()] && e.Name() != stageName {
+				if err := os.RemoveAll(filepath.Join(pl.target, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return os.RemoveAll(pl.stage)
+}
+
+// replace puts src at dst; whatever was at dst ends up at src.
+func replace(src, dst string) error {
+	sfi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	dfi, err := os.Lstat(dst)
+	if isNotExist(err) {
+		return os.Rename(src, dst)
+	}
+	if err != nil {
+		return err
+	}
+	if sfi.IsDir() || dfi.IsDir() {
+		return exchange(src, dst)
+	}
+	return os.Rename(src, dst)
+}
+
+// keepExtras links into the staged tree whatever the target holds that the
+// tree does not, so a pull without Delete keeps those files. Hard links do
+// not touch the target; it stays as it was until the switch. With inside
+// set, top-level extras are skipped: they stay in the target anyway.
+func keepExtras(ctx context.Context, m *Manifest, target, stage string, inside bool) error {
+	types := make(map[string]string, len(m.Entries))
+	for _, e := range m.Entries {
+		types[e.Path] = e.Type
+	}
+	stageName := filepath.Base(stage)
+	return filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == target {
+			return nil
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(p, target+string(filepath.Separator)))
+		if inside && !strings.Contains(rel, "/") {
+			if rel == stageName {
+				return filepath.SkipDir
+			}
+			if types[rel] == "" {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		switch t := types[rel]; {
+		case t == TypeDir && d.IsDir():
+			return nil // merge into it
+		case t != "":
+			if d.IsDir() {
+				return filepath.SkipDir // replaced by the tree's file or symlink
+			}
+			return nil
+		}
+		return linkExtra(p, filepath.Join(stage, filepath.FromSlash(rel)), d)
+	})
+}
+
+func linkExtra(src, dst string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.IsDir():
+		if err := os.Mkdir(dst, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+		return nil
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(t, dst)
+	default:
+		return os.Link(src, dst)
+	}
+}

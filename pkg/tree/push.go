@@ -1,0 +1,268 @@
+package tree
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlstate/mlstate/pkg/store"
+)
+
+// Counter receives progress: the total once it is known, then increments.
+// pkg/progress implements it. Implementations must be safe for concurrent use.
+type Counter interface {
+	SetTotal(n int64)
+	Add(n int64)
+}
+
+// PushOptions tune Push. The zero value pushes without a parent, with
+// DefaultConcurrency workers, silently.
+type PushOptions struct {
+	// Name records the tree under a name; when Parent is zero, the last tree
+	// pushed under Name is the parent.
+	Name string
+	// Parent is the tree to compare with: files whose path, size and mtime
+	// match it are not read again.
+	Parent ID
+	// Rehash reads every file even when it matches the parent.
+	Rehash bool
+	// Concurrency is the number of files read and of chunks uploaded at once;
+	// 0 means DefaultConcurrency.
+	Concurrency int
+	// Logger receives warnings (skipped special files, retries); nil discards.
+	Logger *slog.Logger
+	// Progress receives the bytes to read and read so far; nil reports nothing.
+	Progress Counter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConcurrency is the number of parallel reads and uploads.
+const DefaultConcurrency = 8
+
+// PushResult describes a pushed tree.
+type PushResult struct {
+	ID             ID    `json:"tree"`
+	Parent         ID    `json:"parent"` // zero without a parent
+	Files          int64 `json:"files"`
+	Bytes          int64 `json:"bytes"`
+	BytesRead      int64 `json:"bytes-read"`
+	BytesUploaded  int64 `json:"bytes-uploaded"`
+	ChunksUploaded int64 `json:"chunks-uploaded"`
+	FilesReused    int64 `json:"files-reused"` // matched the parent and were not read
+	Skipped        int64 `json:"skipped"`      // special files left out
+}
+
+func (o *PushOptions) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = nopCounter{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+type nopCounter struct{}
+
+func (nopCounter) SetTotal(int64) {}
+func (nopCounter) Add(int64)      {}
+
+// Push snapshots dir into st and returns the new tree's ID. Only chunks the
+// store lacks are uploaded. A file that keeps changing while it is read
+// fails the push (ErrFileChanged); nothing torn is ever recorded.
+func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (PushResult, error) {
+	opts.defaults()
+	var res PushResult
+	if opts.Name != "" {
+		if err := CheckName(opts.Name); err != nil {
+			return res, err
+		}
+	}
+	entries, skipped, err := scan(ctx, dir, opts.Logger)
+	if err != nil {
+		return res, err
+	}
+	res.Skipped = int64(skipped)
+	parent, err := resolveParent(ctx, st, opts)
+	if err != nil {
+		return res, err
+	}
+	start := opts.Now()
+	release, err := takeLease(ctx, st, start, opts.Name)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+
+	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
+	todo := p.plan(entries, parent)
+	if err := p.run(ctx, entries, todo); err != nil {
+		return res, err
+	}
+	m := &Manifest{Version: ManifestVersion, Entries: entries}
+	data, err := m.Encode()
+	if err != nil {
+		return res, fmt.Errorf("encode manifest: %w", err)
+	}
+	res.ID = Sum(data)
+	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
+		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
+	}
+	if err := checkNoSweep(ctx, st, start); err != nil {
+		return res, err
+	}
+	if opts.Name != "" {
+		if err := recordName(ctx, st, opts.Name, res.ID, opts.Now()); err != nil {
+			return res, err
+		}
+	}
+	res.Files, res.Bytes = m.Files()
+	return res, nil
+}
+
+func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Manifest, error) {
+	id := opts.Parent
+	if id.IsZero() && opts.Name != "" {
+		last, ok, err := LastByName(ctx, st, opts.Name)
+		if err != nil || !ok {
+			return nil, err
+		}
+		id = last
+	}
+	if id.IsZero() {
+		return nil, nil
+	}
+	m, err := Load(ctx, st, id)
+	if err != nil {
+		return nil, fmt.Errorf("load parent tree: %w", err)
+	}
+	return m, nil
+}
+
+type pusher struct {
+	st    store.Store
+	dir   string
+	opts  PushOptions
+	known *known
+	res   *PushResult
+	// chunkBytes counts the bytes uploaded; read by the result.
+	uploaded, chunks, read atomic.Int64
+}
+
+// plan copies chunk lists from the parent for files that match it and
+// returns the indexes of the files that must be read.
+func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
+	prev := map[string]*Entry{}
+	if parent != nil {
+		for i := range parent.Entries {
+			e := &parent.Entries[i]
+			p.known.add(e.Chunks)
+			prev[e.Path] = e
+		}
+		p.res.Parent = Sum(mustEncode(parent))
+	}
+	var todo []int
+	var total int64
+	for i := range entries {
+		e := &entries[i]
+		if e.Type != TypeFile {
+			continue
+		}
+		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime {
+			e.Chunks = pe.Chunks
+			p.res.FilesReused++
+			continue
+		}
+		todo = append(todo, i)
+		total += e.Size
+	}
+	p.opts.Progress.SetTotal(total)
+	return todo
+}
+
+func mustEncode(m *Manifest) []byte {
+	b, _ := m.Encode()
+	return b
+}
+
+// run reads the todo files with Concurrency workers, feeding new chunks to
+// as many uploaders. The first error cancels everything.
+func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	up := newUploader(ctx, p.st, p.opts.Concurrency, func(n int) {
+		p.uploaded.Add(int64(n))
+		p.chunks.Add(1)
+	}, cancel)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range p.opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := p.readFile(ctx, &entries[i], up); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	up.close()
+	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readFile chunks one file, retrying when it changes under us.
+func (p *pusher) readFile(ctx context.Context, e *Entry, up *uploader) error {
+	abs := filepath.Join(p.dir, filepath.FromSlash(e.Path))
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		err := p.chunkFile(ctx, abs, e, up)
+		if err != errChanged {
+			return err
+		}
+		if attempt == attempts {
+			return fmt.Errorf("push %s: %w (%d attempts); stop writers to the directory and retry", e.Path, ErrFileChanged, attempts)
+		}
+		p.opts.Logger.Warn("file changed while it was read; reading it again", "path", e.Path, "attempt", attempt)
+	}
+}
+
+func (p *pusher) emit(ctx context.Context, data []byte, e *Entry, up *uploader) error {
+	d := Sum(data)
+	e.Chunks = append(e.Chunks, Chunk{Digest: d, Size: int64(len(data))})
+	p.read.Add(int64(len(data)))
+	p.opts.Progress.Add(int64(len(data)))
+	need, err := p.known.claim(ctx, d)
+	if err != nil || !need {
+		return err
+	}
+	return up.send(ctx, d, data)
+}
+
+var _ io.Reader = (*bytes.Reader)(nil)

@@ -1,0 +1,73 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// scan lists the tree under root: files, directories and symlinks, sorted
+// by path, without content. Sockets, devices and pipes are skipped with a
+// warning: they have no content to snapshot.
+func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, error) {
+	fi, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%w: %s does not exist", ErrBadSource, root)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrBadSource, err)
+	}
+	if !fi.IsDir() {
+		return nil, 0, fmt.Errorf("%w: %s is not a directory", ErrBadSource, root)
+	}
+	var entries []Entry
+	skipped := 0
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
+		e := Entry{Path: filepath.ToSlash(rel), Mode: unixMode(info.Mode()), MTime: info.ModTime().UnixNano()}
+		switch t := info.Mode().Type(); {
+		case t == 0:
+			e.Type, e.Size = TypeFile, info.Size()
+		case t == fs.ModeDir:
+			e.Type = TypeDir
+		case t == fs.ModeSymlink:
+			e.Type = TypeSymlink
+			if e.Target, err = os.Readlink(p); err != nil {
+				return fmt.Errorf("read symlink %s: %w", p, err)
+			}
+		default:
+			log.Warn("skipping special file", "path", e.Path, "type", t.String())
+			skipped++
+			return nil
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	// WalkDir visits "a/b" before "a-b"; manifests sort by the path string.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return entries, skipped, nil
+}
