@@ -10,7 +10,9 @@ import (
 func chunk(b byte, size int64) Chunk { return Chunk{Digest: ID{b}, Size: size} }
 
 func TestValidate(t *testing.T) {
-	file := func(p string) Entry { return Entry{Path: p, Type: TypeFile, Mode: 0o644, Size: 3, Chunks: []Chunk{chunk(1, 3)}} }
+	file := func(p string) Entry {
+		return Entry{Path: p, Type: TypeFile, Mode: 0o644, Size: 3, Chunks: []Chunk{chunk(1, 3)}}
+	}
 	dir := func(p string) Entry { return Entry{Path: p, Type: TypeDir, Mode: 0o755} }
 	link := func(p string) Entry { return Entry{Path: p, Type: TypeSymlink, Mode: 0o777, Target: "x"} }
 	cases := []struct {

@@ -285,4 +285,3 @@ func TestPushFailsOnConcurrentSweep(t *testing.T) {
 		t.Error("a push that failed was recorded under its name")
 	}
 }
-
