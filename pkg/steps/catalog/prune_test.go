@@ -225,4 +225,3 @@ func age(t *testing.T, root string, d time.Duration) {
 		}
 	}
 }
-
