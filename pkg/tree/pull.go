@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,7 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if err != nil {
 		return res, err
 	}
+	warnLeftovers(pl, opts.Logger)
 	ok := false
 	defer func() {
 		if !ok {
@@ -182,6 +184,20 @@ func syncFS(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// warnLeftovers names staging directories of earlier pulls that were killed
+// before they could clean up. They are not removed: another pull may be
+// using one right now.
+func warnLeftovers(pl *place, log *slog.Logger) {
+	dir := filepath.Dir(pl.stage)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if p != pl.stage && strings.HasPrefix(e.Name(), stagePrefix+filepath.Base(pl.target)+"-") {
+			log.Warn("staging directory of an interrupted pull; remove it when no pull is running", "path", p)
+		}
+	}
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

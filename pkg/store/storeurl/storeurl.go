@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
 	"github.com/mlstate/mlstate/pkg/store"
 	"github.com/mlstate/mlstate/pkg/store/filestore"
 	"github.com/mlstate/mlstate/pkg/store/s3store"
@@ -90,6 +92,9 @@ func S3Config(u *url.URL, getenv func(string) string) (s3store.Config, error) {
 	cfg := s3store.Config{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"), Secure: true}
 	if cfg.Bucket == "" {
 		return cfg, fmt.Errorf("%w %q: no bucket (s3://BUCKET[/PREFIX]?endpoint=…)", ErrInvalid, redact(u.String()))
+	}
+	if err := s3utils.CheckValidBucketNameStrict(cfg.Bucket); err != nil {
+		return cfg, fmt.Errorf("%w %q: bucket %q: %v", ErrInvalid, redact(u.String()), cfg.Bucket, err)
 	}
 	if u.User != nil {
 		return cfg, fmt.Errorf("%w: credentials do not belong in the store URL; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE", ErrInvalid)

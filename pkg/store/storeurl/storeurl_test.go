@@ -21,15 +21,17 @@ func TestS3Config(t *testing.T) {
 		region, ca               string
 		bad                      bool
 	}{
-		{url: "s3://b?endpoint=http://127.0.0.1:9000", endpoint: "127.0.0.1:9000", bucket: "b"},
-		{url: "s3://b/team/a/?endpoint=minio.minio.svc:9000", endpoint: "minio.minio.svc:9000", bucket: "b", prefix: "team/a", secure: true},
-		{url: "s3://b?endpoint=https://s3.example.com&region=eu-1&ca=/ca.pem", endpoint: "s3.example.com", bucket: "b", secure: true, region: "eu-1", ca: "/ca.pem"},
-		{url: "s3://b", endpoint: "s3.amazonaws.com", bucket: "b", secure: true},
+		{url: "s3://bkt?endpoint=http://127.0.0.1:9000", endpoint: "127.0.0.1:9000", bucket: "bkt"},
+		{url: "s3://bkt/team/a/?endpoint=minio.minio.svc:9000", endpoint: "minio.minio.svc:9000", bucket: "bkt", prefix: "team/a", secure: true},
+		{url: "s3://bkt?endpoint=https://s3.example.com&region=eu-1&ca=/ca.pem", endpoint: "s3.example.com", bucket: "bkt", secure: true, region: "eu-1", ca: "/ca.pem"},
+		{url: "s3://bkt", endpoint: "s3.amazonaws.com", bucket: "bkt", secure: true},
+		{url: "s3://b?endpoint=h:1", bad: true},
+		{url: "s3://Bad_Bucket?endpoint=h:1", bad: true},
 		{url: "s3:///prefix?endpoint=h:1", bad: true},
-		{url: "s3://b?endpoint=ftp://h", bad: true},
-		{url: "s3://b?endpoint=h:1/path", bad: true},
-		{url: "s3://b?endpoint=h:1&bogus=1", bad: true},
-		{url: "s3://user:pass@b?endpoint=h:1", bad: true},
+		{url: "s3://bkt?endpoint=ftp://h", bad: true},
+		{url: "s3://bkt?endpoint=h:1/path", bad: true},
+		{url: "s3://bkt?endpoint=h:1&bogus=1", bad: true},
+		{url: "s3://user:pass@bkt?endpoint=h:1", bad: true},
 	}
 	for _, c := range cases {
 		t.Run(c.url, func(t *testing.T) {
