@@ -79,30 +79,42 @@ func (c *Client) wait(ctx context.Context, obj *unstructured.Unstructured, onPro
 			backoff = min(backoff*2, 2*time.Second)
 			continue
 		}
-		backoff = 50 * time.Millisecond
-		err = w.consume(ctx, wi, timer)
+		events, err := w.consume(ctx, wi, timer)
 		wi.Stop()
 		if err != nil {
 			return nil, err
 		}
+		if events > 0 {
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		// A watch that ends without delivering anything points at trouble
+		// between here and the API server: do not spin.
+		select {
+		case <-ctx.Done():
+			return nil, w.stopped(ctx)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
 	}
 }
 
 // consume reads events until the watch closes (nil: re-establish it), the
 // ActionSet is terminal (nil; the caller sees it), or an error ends the wait.
-func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Timer) error {
-	for {
+// It returns how many events and timer checks it handled.
+func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Timer) (events int, err error) {
+	for ; ; events++ {
 		select {
 		case <-ctx.Done():
-			return w.stopped(ctx)
+			return events, w.stopped(ctx)
 		case <-timer.C:
 			if err := w.onTimer(ctx, timer); err != nil {
-				return err
+				return events, err
 			}
 		case ev, ok := <-wi.ResultChan():
 			if !ok {
 				w.c.log().Debug("ActionSet watch closed; re-establishing", "actionset", w.ns+"/"+w.name)
-				return nil
+				return events, nil
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified:
@@ -110,7 +122,7 @@ func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Ti
 					w.observe(u)
 					resetTimer(timer, w.deadline())
 					if w.isTerminal() {
-						return nil
+						return events + 1, nil
 					}
 				}
 			case watch.Bookmark:
@@ -118,15 +130,15 @@ func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Ti
 					w.obj.SetResourceVersion(u.GetResourceVersion())
 				}
 			case watch.Deleted:
-				return exitcode.With(exitcode.Kanister, fmt.Errorf(
+				return events, exitcode.With(exitcode.Kanister, fmt.Errorf(
 					"ActionSet %s/%s was deleted while waiting for it (state %s): someone cancelled it", w.ns, w.name, w.stateText()))
 			case watch.Error:
 				err := apierrors.FromObject(ev.Object)
 				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-					return w.refresh(ctx)
+					return events + 1, w.refresh(ctx)
 				}
 				w.c.log().Debug("ActionSet watch error; re-establishing", "actionset", w.ns+"/"+w.name, "err", err)
-				return nil
+				return events, nil
 			}
 		}
 	}

@@ -157,3 +157,40 @@ func TestCancelStopsWaitingAndLeavesTheActionSet(t *testing.T) {
 		t.Fatalf("the ActionSet should be left in place: %v", err)
 	}
 }
+
+// goneWatches answers the first n watch requests with 410 Gone, as an API
+// server does when the resourceVersion has been compacted away.
+type goneWatches struct {
+	rt   http.RoundTripper
+	n    int64
+	gone atomic.Int64
+}
+
+func (g *goneWatches) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Query().Get("watch") != "true" || g.gone.Add(1) > g.n {
+		return g.rt.RoundTrip(req)
+	}
+	body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}`
+	return &http.Response{StatusCode: http.StatusGone, Status: "410 Gone", Request: req,
+		Header: http.Header{"Content-Type": []string{"application/json"}},
+		Body:   io.NopCloser(strings.NewReader(body))}, nil
+}
+
+func TestWatchGoneReReadsTheActionSet(t *testing.T) {
+	t.Parallel()
+	e := setup(t, false)
+	gone := &goneWatches{n: 2}
+	cfg := rest.CopyConfig(e.k.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { gone.rt = rt; return gone }
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client.Dynamic = dyn
+	if _, err := e.client.Run(context.Background(), e.backupRequest(""), nil); err != nil {
+		t.Fatalf("Run with watches answered 410 Gone: %v", err)
+	}
+	if gone.gone.Load() < 3 {
+		t.Fatalf("only %d watch requests; the 410 path was not exercised", gone.gone.Load())
+	}
+}

@@ -325,6 +325,12 @@ func (r *standInRun) params(ctx context.Context, spec map[string]any) (map[strin
 	return p, nil
 }
 
+// renderError carries Kanister's wording for a template failure (§2.5).
+type renderError struct{ err error }
+
+func (e renderError) Error() string { return "Failed to render template: " + e.err.Error() }
+func (e renderError) Unwrap() error { return e.err }
+
 // render renders every string in v as a Go template with missingkey=error.
 func render(v any, params map[string]any) (any, error) {
 	switch t := v.(type) {
@@ -335,11 +341,11 @@ func render(v any, params map[string]any) (any, error) {
 			"quote":    func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
 		}).Parse(t)
 		if err != nil {
-			return nil, fmt.Errorf("Failed to render template: %w", err)
+			return nil, renderError{err}
 		}
 		var b strings.Builder
 		if err := tpl.Execute(&b, params); err != nil {
-			return nil, fmt.Errorf("Failed to render template: %w", err)
+			return nil, renderError{err}
 		}
 		return b.String(), nil
 	case map[string]any:
