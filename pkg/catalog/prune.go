@@ -62,7 +62,7 @@ type Failure struct {
 
 // ErrKanisterDelete: some restore points were kept because their Kanister
 // delete failed.
-var ErrKanisterDelete = exitcode.With(exitcode.Kanister, errors.New("Kanister delete failed"))
+var ErrKanisterDelete = exitcode.With(exitcode.Kanister, errors.New("the Blueprint's delete action failed"))
 
 // Prune removes the restore points the retention does not keep. For each, in
 // this order: the Blueprint's delete action runs with the record's artifacts

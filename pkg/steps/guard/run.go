@@ -65,6 +65,11 @@ func run(c *cli.Context, command []string, sawSeparator bool) error {
 	if err := out.Files(values); err != nil {
 		return err
 	}
+	if err := c.Context.Err(); err != nil {
+		// A signal between the snapshot and the start had no command to go to.
+		_ = out.Emit(values)
+		return exitcode.With(exitcode.Cancelled, fmt.Errorf("interrupted after restore point %s was taken, before %s started; nothing ran, so nothing was restored", rec.ID, p.command[0]))
+	}
 	log.Info("snapshot taken, running the command", "restorePoint", rec.ID, "command", p.command[0])
 
 	res, err := guard.Run(guard.Command{
