@@ -41,6 +41,7 @@ echo "lr=0.01" >"$ws/config.txt"
 
 say "Run 1: guard snapshots the workspace, then runs one epoch of training"
 guard "$here/train.sh" "$ws"
+rp1=$(cat "$work/outputs/restore-point")
 echo "    the training succeeded, so guard restored nothing; the workspace now holds:"
 show
 
@@ -50,6 +51,7 @@ echo "    workspace fingerprint before the run: $before"
 rc=0
 CRASH=1 guard "$here/train.sh" "$ws" || rc=$?
 after=$(fingerprint)
+rp2=$(cat "$work/outputs/restore-point")
 echo "    guard exited $rc, the training script's own status, so Argo still sees the failure"
 echo "    restored: $(cat "$work/outputs/restored"), restore point: $(cat "$work/outputs/restore-point")"
 echo "    workspace fingerprint after the restore: $after"
@@ -64,8 +66,7 @@ say "catalog list: the pipeline's restore points, newest first"
 "$bin/catalog" list 2>>"$log"
 
 say "catalog diff: what changed in the workspace between the two snapshots"
-mapfile -t ids < <("$bin/catalog" list -o json 2>>"$log" | grep '"id"' | sed 's/.*"id": "\(.*\)".*/\1/' | sort)
-"$bin/catalog" diff "${ids[0]}" "${ids[1]}" 2>>"$log"
+"$bin/catalog" diff "$rp1" "$rp2" 2>>"$log"
 
 say "catalog verify: every chunk of every snapshot is present and matches its digest"
 "$bin/catalog" verify --all 2>>"$log"
