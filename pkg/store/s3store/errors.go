@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,13 @@ func (s *Store) translate(err error) error {
 			return fmt.Errorf("S3 endpoint %s: %w: %w", s.cfg.Endpoint, store.ErrTransient, err)
 		}
 		return err
+	}
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) {
+		// Not worth a retry: the certificate will not change.
+		return fmt.Errorf("TLS to S3 endpoint %s: %w (trust its CA with ca=/path/ca.pem in the store URL, or use http:// for a plain endpoint)", s.cfg.Endpoint, err)
 	}
 	var ue *url.Error
 	var ne net.Error
