@@ -11,6 +11,7 @@
 //	11   conflict: a restore point of another pipeline, an object that already exists
 //	12   integrity: a chunk or record does not match its digest, or is missing from a tree
 //	13   kanister: an ActionSet failed, or Kanister did not answer in time
+//	15   warnings: preflight --fail-on-warning found warnings and nothing broken
 //	20   transient: store or API server unreachable, throttled, 5xx; worth a retry
 //	21   permission denied: credentials or RBAC; not worth a retry
 //	130  cancelled: SIGINT/SIGTERM
@@ -38,6 +39,10 @@ const (
 	RestoreAfterFailure = 70
 	Cancelled           = 130
 )
+
+// Warnings is preflight's code for "nothing broken, but warnings" when asked
+// to fail on them (--fail-on-warning); a broken check exits Precondition.
+const Warnings = 15
 
 // Error attaches an exit code to an error. The message is the wrapped error's;
 // Error only classifies it.

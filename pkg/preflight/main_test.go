@@ -1,0 +1,9 @@
+package preflight_test
+
+import (
+	"testing"
+
+	"github.com/mlstate/mlstate/pkg/testsupport"
+)
+
+func TestMain(m *testing.M) { testsupport.Main(m) }
