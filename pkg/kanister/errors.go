@@ -86,18 +86,27 @@ func classify(err error, verb, resource, namespace, name string) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return wrapped
 	case apierrors.IsForbidden(err):
+		grant := fmt.Sprintf("%q on %s", verb, resource)
+		if resource == "actionsets."+Group {
+			// Everything Run does, so that fixing one denial does not lead
+			// straight to the next.
+			grant = "get, create and watch on actionsets." + Group + " and list on events"
+		}
 		return exitcode.With(exitcode.Permission, fmt.Errorf(
-			"no permission to %s %s in namespace %s: grant the step's ServiceAccount a Role allowing %q on %s there: %w",
-			verb, resource, namespace, verb, resource, err))
+			"no permission to %s %s in namespace %s: grant the step's ServiceAccount a Role there with %s: %w",
+			verb, resource, namespace, grant, err))
 	case apierrors.IsUnauthorized(err):
 		return exitcode.With(exitcode.Permission, fmt.Errorf("%s %s in namespace %s: the API server does not accept the credentials: %w", verb, resource, namespace, err))
 	case apierrors.IsNotFound(err) && notFoundKind(err) == "namespaces":
 		return exitcode.With(exitcode.Precondition, fmt.Errorf(
 			"namespace %s does not exist: is Kanister installed there? (set the Kanister namespace): %w", namespace, err))
-	case apierrors.IsNotFound(err) && name == "":
+	case apierrors.IsNotFound(err) && verb != "get":
+		// On create, list or watch a 404 means the resource type is missing.
 		return exitcode.With(exitcode.Precondition, fmt.Errorf(
-			"%s: are the Kanister CRDs installed?: %w", wrapped.Error(), err))
-	case apierrors.IsNotFound(err), apierrors.IsAlreadyExists(err), apierrors.IsConflict(err):
+			"%s %s in namespace %s: not found; are the Kanister CRDs installed?: %w", verb, resource, namespace, err))
+	case apierrors.IsNotFound(err):
+		return exitcode.With(exitcode.Precondition, wrapped)
+	case apierrors.IsAlreadyExists(err), apierrors.IsConflict(err):
 		return exitcode.With(exitcode.Conflict, wrapped)
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return exitcode.With(exitcode.Usage, wrapped)

@@ -176,6 +176,8 @@ func TestClassify(t *testing.T) {
 		{"timeout", apierrors.NewTimeoutError("slow", 1), exitcode.Transient},
 		{"unreachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, exitcode.Transient},
 		{"invalid", apierrors.NewBadRequest("strict decoding error"), exitcode.Usage},
+		{"no CRD", apierrors.NewNotFound(schema.GroupResource{Group: Group, Resource: "actionsets"}, ""), exitcode.Precondition},
+		{"exists", apierrors.NewAlreadyExists(gr, "x"), exitcode.Conflict},
 	}
 	for _, tc := range cases {
 		if got := exitcode.Of(classify(tc.err, "create", "actionsets."+Group, "kanister", "")); got != tc.want {

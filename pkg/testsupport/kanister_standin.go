@@ -199,7 +199,12 @@ func (s *KanisterStandIn) add(ctx context.Context, u *unstructured.Unstructured)
 	go func() {
 		defer s.wg.Done()
 		r := &standInRun{s: s, name: u.GetName(), uid: u.GetUID(), b: b, start: time.Now().UTC()}
-		if err := r.process(ctx, u, hasStatus); err != nil && ctx.Err() == nil {
+		err := r.process(ctx, u, hasStatus)
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case apierrors.IsNotFound(err): // deleted: Kanister's only cancellation (§5.2)
+			s.t.Logf("kanister stand-in: ActionSet %s/%s deleted; stopped processing it", s.ns, r.name)
+		default:
 			s.t.Logf("kanister stand-in: ActionSet %s/%s: %v", s.ns, r.name, err)
 		}
 	}()
