@@ -4,6 +4,7 @@ package guard
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,14 +39,14 @@ that shares it through an emptyDir with an image that has no shell).
 Outputs (files in --outputs-dir, and one JSON line on stdout after COMMAND's
 own output): restore-point, restored (true/false), exit-code.`
 
-const exitCodes = `EXIT STATUS
+var exitCodes = `EXIT STATUS
    COMMAND's own status (0 when it succeeded; 128+N when killed by signal N)
    3    usage: no "--" or no COMMAND, invalid flags
    70   COMMAND failed and the restore failed too; the message names the
         restore point to restore by hand with the restore step
    127  COMMAND cannot be started (not found, not executable); nothing was snapshotted
    and, when the snapshot itself fails (COMMAND is then not run):
-` + stepcli.ExitCodesHelp
+` + strings.TrimPrefix(stepcli.ExitCodesHelp, "EXIT STATUS\n")
 
 // App returns the guard step's command line.
 //
