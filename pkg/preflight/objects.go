@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,9 @@ func checkObjects(ctx context.Context, r *runner) []Check {
 	}
 	for _, o := range r.opts.Objects {
 		name := "Object " + o.Arg
+		if strings.TrimSpace(o.Arg) == "" {
+			name = `Object ""` // an empty --object= from a template parameter
+		}
 		if o.Err != nil {
 			out = append(out, broken(id, name, "write targets as KIND/NAMESPACE/NAME with a kind Kanister knows (pvc, deployment, statefulset, deploymentconfig, namespace)", "%v", o.Err))
 			continue

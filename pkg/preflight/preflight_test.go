@@ -43,6 +43,12 @@ func TestControllerByImage(t *testing.T) {
 	e.ControllerDeployment(ctx, t, "kanister", map[string]string{"team": "platform"}, "registry.local/kanisterio/controller:0.119.0", 2)
 	list := run(t, opts)
 	expect(t, list, "controller", preflight.OK, "recognised by image registry.local/kanisterio/controller:0.119.0", "")
+
+	// An explicit selector replaces the built-in rules.
+	opts.ControllerSelector = "team=platform"
+	expect(t, run(t, opts), "controller", preflight.OK, "deployment "+e.Namespace+"/kanister: 2/2 replicas ready (recognised by selector team=platform)", "")
+	opts.ControllerSelector = "team=nobody"
+	expect(t, run(t, opts), "controller", preflight.Broken, "(selector team=nobody)", "--controller-selector")
 }
 
 // assertNothingLeft checks that no scratch object survived, in the
