@@ -3,8 +3,12 @@ package kanister
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strings"
 )
+
+// retrySuffix is the "(N)" Argo appends to the node name of a retry attempt.
+var retrySuffix = regexp.MustCompile(`\(\d+\)$`)
 
 // namePrefix starts every ActionSet name mlstate creates.
 const namePrefix = "mlstate-"
@@ -15,10 +19,17 @@ const namePrefix = "mlstate-"
 // backup. The result is a DNS-1123 label of at most 63 characters, so it can
 // also serve as the kanister.io/JobID label value. With no workflow UID or
 // node ID (a step run by hand) it returns "": use GenerateName instead.
+//
+// The node must be identified the same way on every attempt. ARGO_NODE_ID is
+// stable when a workflow is retried with `argo retry`, but each attempt of a
+// retryStrategy is a child node with its own ID and a name ending in "(N)";
+// pass the node name instead to adopt across those attempts: a trailing
+// "(N)" is ignored.
 func Name(workflowUID, nodeID, action string) string {
 	if workflowUID == "" || nodeID == "" {
 		return ""
 	}
+	nodeID = retrySuffix.ReplaceAllString(nodeID, "")
 	sum := sha256.Sum256([]byte(workflowUID + "\x00" + nodeID + "\x00" + action))
 	return namePrefix + sanitize(action, 40) + "-" + hex.EncodeToString(sum[:])[:12]
 }

@@ -100,6 +100,9 @@ func TestName(t *testing.T) {
 			}
 		}
 	}
+	if Name("u", "wf.train.snapshot(0)", "backup") != Name("u", "wf.train.snapshot(3)", "backup") {
+		t.Error("retry attempts (node names ending in (N)) should share the name")
+	}
 	if Name("", "node", "backup") != "" || Name("uid", "", "backup") != "" {
 		t.Error("Name without workflow UID or node ID should be empty (use GenerateName)")
 	}
