@@ -277,3 +277,15 @@ func TestGuardInstall(t *testing.T) {
 		t.Fatalf("install without PATH: exit %d, want %d", r.code, exitcode.Usage)
 	}
 }
+
+func TestGuardHelp(t *testing.T) {
+	r := runGuard(t, "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "-- COMMAND [ARGS...]") || !strings.Contains(r.stdout, "--restore-on value") {
+		t.Fatalf("--help: exit %d\n%s", r.code, r.stdout)
+	}
+	// After "--", --help belongs to the command.
+	r = runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", workspace(t), "--outputs-dir", t.TempDir(), "--", "sh", "-c", "echo $1", "sh", "--help")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "--help\n") {
+		t.Fatalf("the command's --help was taken by guard: exit %d\n%s", r.code, r.stdout)
+	}
+}
