@@ -77,7 +77,8 @@ type Request struct {
 	// GenerateName is the name prefix when Name is empty. Default "mlstate-".
 	GenerateName string
 	// Labels are set at creation. LabelPipeline is required; LabelJobID
-	// defaults to the name (or a random ID with GenerateName).
+	// defaults to the name (or a random ID with GenerateName); LabelAction
+	// defaults to the action name when all actions share it.
 	Labels  map[string]string
 	Actions []ActionSpec
 }
@@ -130,6 +131,9 @@ func (c *Client) buildObject(req Request) (*unstructured.Unstructured, error) {
 	}
 	if labels[LabelPipeline] == "" {
 		return nil, usagef("ActionSet: label %s is required (the pipeline name)", LabelPipeline)
+	}
+	if labels[LabelAction] == "" && sameActionName(req.Actions) {
+		labels[LabelAction] = sanitize(req.Actions[0].Name, 63)
 	}
 	if labels[LabelJobID] == "" {
 		labels[LabelJobID] = req.Name
@@ -229,6 +233,15 @@ func fromJSONValue(in any, out any) error {
 		return err
 	}
 	return json.Unmarshal(b, out)
+}
+
+func sameActionName(actions []ActionSpec) bool {
+	for _, a := range actions {
+		if a.Name != actions[0].Name {
+			return false
+		}
+	}
+	return true
 }
 
 func randomHex(n int) string {

@@ -49,7 +49,7 @@ func TestRunCompletesWithRenderedArtifacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := u.GetLabels()
-	if l[kanister.LabelPipeline] != "train" || l[kanister.LabelJobID] == "" {
+	if l[kanister.LabelPipeline] != "train" || l[kanister.LabelJobID] == "" || l[kanister.LabelAction] != "backup" {
 		t.Fatalf("labels %v lack pipeline or JobID", l)
 	}
 }
