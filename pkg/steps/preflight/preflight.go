@@ -117,7 +117,7 @@ func options(c *cli.Context) (preflight.Options, error) {
 		Pipeline:           c.String("pipeline"),
 		Timeout:            c.Duration("check-timeout"),
 	}
-	if objs := c.StringSlice("object"); len(objs) > 0 {
+	if objs := stepflags.List(c, "object"); len(objs) > 0 {
 		opts.Objects = preflight.ParseObjects(objs)
 	}
 	if p := c.String("profile"); p != "" {
@@ -125,10 +125,10 @@ func options(c *cli.Context) (preflight.Options, error) {
 		problems = appendErr(problems, err)
 		opts.Profile = &ref
 	}
-	if _, err := kanister.ParseOptions(c.StringSlice("option")); err != nil {
+	if _, err := kanister.ParseOptions(stepflags.List(c, "option")); err != nil {
 		problems = append(problems, err)
 	}
-	secrets, err := parseSecrets(c.StringSlice("secret"))
+	secrets, err := parseSecrets(stepflags.List(c, "secret"))
 	problems = appendErr(problems, err)
 	opts.Secrets = secrets
 	stage, err := stepflags.StagePaths(c)

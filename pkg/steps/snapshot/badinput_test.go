@@ -29,6 +29,7 @@ func TestSnapshotUsageErrors(t *testing.T) {
 		{"bad pipeline", []string{"--store", st, "--pipeline", "Team/A", "--stage", ws}, []string{`"Team/A"`}},
 		{"nothing", []string{"--store", st, "--pipeline", "p"}, []string{"nothing to snapshot"}},
 		{"object without blueprint", []string{"--store", st, "--pipeline", "p", "--object", "pvc/ml/data"}, []string{"--blueprint"}},
+		{"empty lists mean none", []string{"--store", st, "--pipeline", "p", "--object=", "--stage=", "--blueprint", "bp"}, []string{"nothing to snapshot"}},
 		{"malformed object", []string{"--store", st, "--pipeline", "p", "--blueprint", "bp", "--object", "pvc/data"}, []string{"pvc/data"}},
 		{"long kind", []string{"--store", st, "--pipeline", "p", "--blueprint", "bp", "--object", "PersistentVolumeClaim/ml/data"}, []string{"pvc"}},
 		{"malformed profile", []string{"--store", st, "--pipeline", "p", "--blueprint", "bp", "--object", "pvc/ml/data", "--profile", "just-a-name"}, []string{"just-a-name"}},

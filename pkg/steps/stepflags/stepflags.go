@@ -71,22 +71,22 @@ func WorkflowOf(c *cli.Context) restorepoint.Workflow {
 // ActionsOf builds one Kanister action per --object. All input problems are
 // reported together, before anything happens.
 func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
-	objects := c.StringSlice("object")
+	objects := List(c, "object")
 	if len(objects) == 0 {
-		if c.String("blueprint") != "" {
-			return nil, usage("--blueprint given without --object: name the Kanister targets with --object KIND/NAMESPACE/NAME")
-		}
+		// A template passes --blueprint (with its default) whether or not the
+		// pipeline has Kanister targets; without --object there is nothing
+		// for it to act on, so it is not an error.
 		return nil, nil
 	}
 	var problems []string
 	if c.String("blueprint") == "" {
 		problems = append(problems, "--object needs --blueprint (the Blueprint with the backup action)")
 	}
-	opts, err := kanister.ParseOptions(c.StringSlice("option"))
+	opts, err := kanister.ParseOptions(List(c, "option"))
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	secrets, err := parseRefs("--secret", c.StringSlice("secret"))
+	secrets, err := parseRefs("--secret", List(c, "secret"))
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -116,11 +116,24 @@ func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
 	return actions, nil
 }
 
+// List returns a repeatable flag's values without empty ones. Argo cannot
+// leave an argument out conditionally, so a template passes "--object=" for
+// a pipeline without Kanister targets; that means "none", not "".
+func List(c *cli.Context, name string) []string {
+	var out []string
+	for _, v := range c.StringSlice(name) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // StagePaths returns the --stage directories as clean absolute paths.
 func StagePaths(c *cli.Context) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	for _, p := range c.StringSlice("stage") {
+	for _, p := range List(c, "stage") {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, usage("--stage %s: %v", p, err)
