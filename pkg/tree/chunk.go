@@ -10,12 +10,13 @@ import (
 
 // Chunk sizes. Files up to minChunk bytes are one chunk. Larger files are cut
 // by FastCDC around avgChunk: small enough that a 10% in-place change of a
-// large checkpoint re-uploads little more than that 10%, large enough that a
-// multi-GB file is a few thousand objects, not millions.
+// large checkpoint re-uploads little more than that 10% (a change costs
+// about 1.5 average chunks extra), large enough that every object request's
+// fixed cost (a MinIO PUT syncs its metadata) is spread over megabytes.
 const (
-	minChunk = 256 << 10
-	avgChunk = 1 << 20
-	maxChunk = 4 << 20
+	minChunk = 512 << 10
+	avgChunk = 2 << 20
+	maxChunk = 8 << 20
 )
 
 // fastcdc.NewChunker writes its package-level gear table (it XORs in the

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"path"
 	"sync"
 
@@ -65,6 +66,38 @@ func (k *known) check(d ID, mark bool) bool {
 		k.have[d] = true
 	}
 	return false
+}
+
+// primeLimit is how many chunk keys prime reads before it gives up: one
+// listing page on S3. A variable so tests can force the per-shard path.
+var primeLimit = 1000
+
+var errTooMany = errors.New("too many chunks to list at once")
+
+// prime lists chunks/ once when the store holds few chunks (a new store, or
+// a small one): that single request then answers for all 256 shards.
+func (k *known) prime(ctx context.Context) error {
+	var found []Chunk
+	err := k.st.List(ctx, "chunks/", func(info store.Info) error {
+		if len(found) == primeLimit {
+			return errTooMany
+		}
+		if id, err := ParseID(path.Base(info.Key)); err == nil {
+			found = append(found, Chunk{Digest: id})
+		}
+		return nil
+	})
+	k.add(found)
+	if errors.Is(err, errTooMany) {
+		return nil // shards are listed as needed
+	}
+	if err != nil {
+		return err
+	}
+	for _, sh := range k.shards {
+		sh.once.Do(func() {})
+	}
+	return nil
 }
 
 func (k *known) load(ctx context.Context, b byte) error {

@@ -27,6 +27,10 @@ type PullOptions struct {
 	Logger *slog.Logger
 	// Progress receives the bytes to download and downloaded so far.
 	Progress Counter
+	// Sync flushes the pulled data to disk before the switch, so that even a
+	// power loss cannot leave the new tree half written. Off by default: a
+	// killed process never can, and syncing the file system is slow.
+	Sync bool
 }
 
 // PullResult describes a restored tree.
@@ -83,8 +87,10 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if err := finishDirs(m, pl.stage); err != nil {
 		return res, err
 	}
-	if err := syncFS(pl.stage); err != nil {
-		return res, err
+	if opts.Sync {
+		if err := syncFS(pl.stage); err != nil {
+			return res, err
+		}
 	}
 	if err := pl.commit(m, opts.Delete); err != nil {
 		return res, err

@@ -108,6 +108,11 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 
 	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
 	todo := p.plan(entries, parent)
+	if len(todo) > 0 {
+		if err := p.known.prime(ctx); err != nil {
+			return res, fmt.Errorf("list chunks in %s: %w", st, err)
+		}
+	}
 	if err := p.run(ctx, entries, todo); err != nil {
 		return res, err
 	}

@@ -9,11 +9,14 @@ import (
 	"github.com/mlstate/mlstate/pkg/store"
 )
 
-// uploader puts chunks with a fixed number of workers. Its queue is as long
-// as the number of workers, so at most 2×workers chunks (each ≤ maxChunk)
-// wait in memory: that bounds a push's memory whatever the file sizes.
+// uploadBudget bounds the bytes of chunks queued or being uploaded, and so
+// a push's memory, whatever the file sizes.
+const uploadBudget = 64 << 20
+
+// uploader puts chunks with a fixed number of workers.
 type uploader struct {
 	st     store.Store
+	budget *budget
 	queue  chan upJob
 	wg     sync.WaitGroup
 	done   func(n int)
@@ -28,7 +31,7 @@ type upJob struct {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, maxChunk); return &b }}
 
 func newUploader(ctx context.Context, st store.Store, workers int, done func(int), cancel context.CancelCauseFunc) *uploader {
-	u := &uploader{st: st, queue: make(chan upJob, workers), done: done, cancel: cancel}
+	u := &uploader{st: st, budget: newBudget(uploadBudget), queue: make(chan upJob, workers), done: done, cancel: cancel}
 	for range workers {
 		u.wg.Add(1)
 		go u.work(ctx)
@@ -38,6 +41,9 @@ func newUploader(ctx context.Context, st store.Store, workers int, done func(int
 
 // send queues a copy of data (the caller's buffer is reused by the chunker).
 func (u *uploader) send(ctx context.Context, d ID, data []byte) error {
+	if err := u.budget.acquire(ctx, int64(len(data))); err != nil {
+		return context.Cause(ctx)
+	}
 	var buf *[]byte
 	if len(data) > minChunk {
 		buf = bufPool.Get().(*[]byte)
@@ -50,6 +56,7 @@ func (u *uploader) send(ctx context.Context, d ID, data []byte) error {
 	case u.queue <- upJob{d, buf}:
 		return nil
 	case <-ctx.Done():
+		u.budget.release(int64(len(data)))
 		return context.Cause(ctx)
 	}
 }
@@ -67,6 +74,7 @@ func (u *uploader) work(ctx context.Context) {
 		} else {
 			u.done(len(data))
 		}
+		u.budget.release(int64(len(data)))
 		if cap(data) == maxChunk {
 			bufPool.Put(j.buf)
 		}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -43,8 +45,20 @@ TREE is a 64-digit tree ID, or name:NAME for the last tree pushed with --name NA
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = usageError
 	}
+	app.Before = func(*cli.Context) error {
+		// Transfers allocate chunk buffers at a high rate; a soft limit makes
+		// the GC keep the heap near what is live, well under the 256 MiB a
+		// step is meant to fit in. GOMEMLIMIT still overrides it.
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(memoryLimit)
+		}
+		return nil
+	}
 	return app
 }
+
+// memoryLimit is the Go heap's soft limit for the stage step.
+const memoryLimit = 160 << 20
 
 // usageError classifies a bad flag of a subcommand (the app's own handler
 // only sees the app's flags).

@@ -175,18 +175,15 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 	return nil
 }
 
-// Get opens key. The first read happens here so a missing key is reported
-// by Get, not by the first Read.
+// Get opens key. It uses the plain streaming GET (minio.Core), not the
+// seekable minio.Object, which costs a goroutine and a copy per object;
+// a missing key is reported by Get itself.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, s.prefix+key, minio.GetObjectOptions{})
+	body, _, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.cfg.Bucket, s.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, s.translate(err))
 	}
-	if _, err := obj.Stat(); err != nil {
-		obj.Close()
-		return nil, fmt.Errorf("get %s: %w", key, s.translate(err))
-	}
-	return readCloser{obj, s, key}, nil
+	return readCloser{body, s, key}, nil
 }
 
 // Stat describes key.
@@ -243,13 +240,13 @@ type errReader struct{ err error }
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 type readCloser struct {
-	*minio.Object
+	io.ReadCloser
 	s   *Store
 	key string
 }
 
 func (r readCloser) Read(p []byte) (int, error) {
-	n, err := r.Object.Read(p)
+	n, err := r.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("read %s: %w", r.key, r.s.translate(err))
 	}
