@@ -39,7 +39,8 @@ type Client struct {
 	// Timeouts bound the wait; zero fields take the defaults.
 	Timeouts Timeouts
 	// ProgressFile receives "N/M" (completed/total phases) on every change,
-	// for Argo's progress reporting. Default: $ARGO_PROGRESS_FILE, if set.
+	// for Argo's progress reporting. Default: $ARGO_PROGRESS_FILE, if set;
+	// "-" writes none (e.g. when the caller reports combined progress).
 	ProgressFile string
 }
 

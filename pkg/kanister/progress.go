@@ -3,12 +3,13 @@ package kanister
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mlstate/mlstate/pkg/progress"
 )
 
 // Progress is what Run reports on every visible change of an ActionSet.
@@ -59,8 +60,10 @@ func (w *waiter) observe(u *unstructured.Unstructured) {
 		"runningPhase", p.RunningPhase, "percentCompleted", p.PercentCompleted,
 		"phases", fmt.Sprintf("%d/%d", p.CompletedPhases, p.TotalPhases))
 	if p.TotalPhases > 0 {
-		if err := writeProgressFile(w.c.progressFile(), p.CompletedPhases, p.TotalPhases); err != nil {
-			w.c.log().Warn("cannot write the Argo progress file", "err", err)
+		if path := w.c.progressFile(); path != "" {
+			if err := progress.WriteArgoFile(path, int64(p.CompletedPhases), int64(p.TotalPhases)); err != nil {
+				w.c.log().Warn("cannot write the Argo progress file", "err", err)
+			}
 		}
 	}
 	if w.onProgress != nil {
@@ -83,29 +86,12 @@ func fingerprint(st Status) string {
 }
 
 func (c *Client) progressFile() string {
-	if c.ProgressFile != "" {
+	switch c.ProgressFile {
+	case "-":
+		return ""
+	case "":
+	default:
 		return c.ProgressFile
 	}
 	return os.Getenv("ARGO_PROGRESS_FILE")
-}
-
-// writeProgressFile writes Argo's "N/M" progress atomically; "" does nothing.
-func writeProgressFile(path string, n, m int) error {
-	if path == "" {
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".progress-*")
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(tmp, "%d/%d\n", n, m); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

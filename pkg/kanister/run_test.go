@@ -41,7 +41,7 @@ func TestRunCompletesWithRenderedArtifacts(t *testing.T) {
 	if last.State != kanister.StateComplete || last.CompletedPhases != 2 || last.TotalPhases != 2 || last.PercentCompleted != 100 {
 		t.Fatalf("last progress %+v, want complete 2/2 100%%", last)
 	}
-	if b, err := os.ReadFile(e.client.ProgressFile); err != nil || string(b) != "2/2\n" {
+	if b, err := os.ReadFile(e.client.ProgressFile); err != nil || string(b) != "2/2" {
 		t.Fatalf("progress file = %q, %v; want 2/2", b, err)
 	}
 	u, err := e.k.Dynamic.Resource(kanister.ActionSetGVR).Namespace(e.ns).Get(context.Background(), res.Name, metav1.GetOptions{})
