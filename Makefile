@@ -11,7 +11,7 @@ TESTENV := $(CURDIR)/bin/testenv
 export KUBEBUILDER_ASSETS := $(TESTENV)/k8s
 export MLSTATE_MINIO_BIN := $(TESTENV)/minio/minio
 
-.PHONY: all build test unit testenv lint clean
+.PHONY: all build test test-examples unit testenv lint clean bench
 
 all: build
 
@@ -34,6 +34,12 @@ testenv:
 ## test: unit and integration tests against real MinIO and kube-apiserver
 test: testenv
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) test-examples
+
+## test-examples: the examples that are Go modules of their own (Pulumi), kept
+## out of the main module so it does not depend on Pulumi
+test-examples:
+	cd examples/pulumi && $(GO) test -count=1 ./...
 
 ## unit: the tests that need no server (integration tests skip outside CI)
 unit:
@@ -45,7 +51,24 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+## bench: mlstate vs mc mirror vs rclone copy on one local MinIO (~1,000×100 KiB + 8×100 MiB); prints a table
+bench: testenv
+	@bash hack/bench.sh
+
 ## clean: remove build output (keeps the test servers; `rm -rf bin` removes those too)
 clean:
 	rm -f $(addprefix bin/,$(STEPS))
 	rm -rf bin/images
+
+# Container images (see images/README.md). No Docker needed.
+REGISTRY ?= ghcr.io/mlstate
+TAG ?= v$(shell cat VERSION)
+.PHONY: images push
+
+## images: an OCI image per step (linux/amd64 + linux/arm64) into bin/images/<step>/ and bin/images/<step>.tar
+images:
+	$(GO) run ./images/build -registry '$(REGISTRY)' -tag '$(TAG)' -out bin/images
+
+## push: build the images and push each multi-platform index to $(REGISTRY) with your Docker credentials
+push:
+	$(GO) run ./images/build -registry '$(REGISTRY)' -tag '$(TAG)' -out bin/images -push

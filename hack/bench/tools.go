@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type minioServer struct {
+	cmd              *exec.Cmd
+	endpoint, ak, sk string
+}
+
+func startMinIO(bin, data string) (*minioServer, error) {
+	port := func() int {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	s := &minioServer{endpoint: fmt.Sprintf("127.0.0.1:%d", port()), ak: "bench" + randHex(4), sk: randHex(16)}
+	s.cmd = exec.Command(bin, "server", "--quiet", "--address", s.endpoint, "--console-address", fmt.Sprintf("127.0.0.1:%d", port()), data)
+	s.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.ak, "MINIO_ROOT_PASSWORD="+s.sk, "MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start MinIO %s: %w (run `make testenv`)", bin, err)
+	}
+	for range 600 {
+		resp, err := http.Get("http://" + s.endpoint + "/minio/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("MinIO did not get ready")
+}
+
+func (s *minioServer) stop() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type measure struct {
+	secs     float64
+	rssKiB   int64
+	uploaded int64 // bytes; -1 when the tool does not say
+}
+
+type tool interface {
+	name() string
+	push(src string) (measure, error)
+	pull(dst string) (measure, error)
+}
+
+// runCmd runs a command and measures wall time and peak RSS of the process.
+func runCmd(env []string, stdout io.Writer, name string, args ...string) (measure, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &errb
+	start := time.Now()
+	err := cmd.Run()
+	m := measure{secs: time.Since(start).Seconds(), uploaded: -1}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rssKiB = ru.Maxrss
+	}
+	if err != nil {
+		tail := errb.String()
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return m, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail)
+	}
+	return m, nil
+}
+
+func newTools(bin string, s *minioServer, work string) ([]tool, error) {
+	base := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "MLSTATE_") && !strings.HasPrefix(kv, "RCLONE_") && !strings.HasPrefix(kv, "MC_") {
+			base = append(base, kv)
+		}
+	}
+	base = slices.Clip(base) // each tool appends its own variables
+	ml := &mlstate{bin: filepath.Join(bin, "stage"), store: "s3://mlstate?endpoint=http://" + s.endpoint,
+		env: append(base, "AWS_ACCESS_KEY_ID="+s.ak, "AWS_SECRET_ACCESS_KEY="+s.sk, "MLSTATE_OUTPUTS_DIR="+filepath.Join(work, "outputs"))}
+	mc := &mcTool{bin: filepath.Join(bin, "mc"), env: append(base, fmt.Sprintf("MC_HOST_bench=http://%s:%s@%s", s.ak, s.sk, s.endpoint), "MC_CONFIG_DIR="+filepath.Join(work, "mc-config"))}
+	rc := &rcloneTool{env: append(base, "RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Minio",
+		"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+s.ak, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+s.sk,
+		"RCLONE_CONFIG_BENCH_ENDPOINT=http://"+s.endpoint, "RCLONE_CONFIG=/dev/null")}
+	if _, err := runCmd(mc.env, io.Discard, mc.bin, "mb", "bench/mcbucket"); err != nil {
+		return nil, err
+	}
+	if _, err := runCmd(rc.env, io.Discard, "rclone", "mkdir", "bench:rclone"); err != nil {
+		return nil, err
+	}
+	return []tool{ml, mc, rc}, nil
+}
+
+type mlstate struct {
+	bin, store string
+	env        []string
+	tree       string
+}
+
+func (m *mlstate) name() string { return "mlstate" }
+
+func (m *mlstate) push(src string) (measure, error) {
+	var out bytes.Buffer
+	me, err := runCmd(m.env, &out, m.bin, "push", "--store", m.store, "--create-bucket", "--name", "bench", src)
+	if err != nil {
+		return me, err
+	}
+	var res struct {
+		Tree     string `json:"tree"`
+		Uploaded int64  `json:"bytes-uploaded"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return me, fmt.Errorf("push output %q: %w", out.String(), err)
+	}
+	m.tree, me.uploaded = res.Tree, res.Uploaded
+	return me, nil
+}
+
+func (m *mlstate) pull(dst string) (measure, error) {
+	return runCmd(m.env, io.Discard, m.bin, "pull", "--store", m.store, "--tree", m.tree, dst)
+}
+
+type mcTool struct {
+	bin string
+	env []string
+}
+
+func (m *mcTool) name() string { return "mc" }
+func (m *mcTool) push(src string) (measure, error) {
+	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "--overwrite", src, "bench/mcbucket")
+}
+func (m *mcTool) pull(dst string) (measure, error) {
+	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "bench/mcbucket", dst)
+}
+
+type rcloneTool struct{ env []string }
+
+func (r *rcloneTool) name() string { return "rclone" }
+func (r *rcloneTool) push(src string) (measure, error) {
+	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", src, "bench:rclone")
+}
+func (r *rcloneTool) pull(dst string) (measure, error) {
+	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", "bench:rclone", dst)
+}
+
+// sameTree checks that every file under a has the same bytes under b.
+func sameTree(a, b string) error {
+	return filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		x, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			return fmt.Errorf("%s differs", rel)
+		}
+		return nil
+	})
+}
+
+type row struct {
+	phase string
+	m     []measure // same order as tools
+}
+
+func printTable(w io.Writer, tools []tool, rows []row, inPlace int64) {
+	fmt.Fprintf(w, "\n| phase | mlstate s | mc mirror s | rclone copy s | best peer / mlstate | peak RSS mlstate / mc / rclone (MiB) |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|\n")
+	for _, r := range rows {
+		best := min(r.m[1].secs, r.m[2].secs)
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | %.2f× | %d / %d / %d |\n", r.phase, r.m[0].secs, r.m[1].secs, r.m[2].secs,
+			best/r.m[0].secs, r.m[0].rssKiB>>10, r.m[1].rssKiB>>10, r.m[2].rssKiB>>10)
+	}
+	fmt.Fprintf(w, "\nIn-place change of 10%% of a 100 MiB file: mlstate uploaded %.1f MiB (%.0f%% of the file); mc and rclone re-upload whole files.\n",
+		float64(inPlace)/(1<<20), float64(inPlace)*100/(100<<20))
+	_ = tools
+}
