@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -48,9 +49,16 @@ func Run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int
 	return code
 }
 
+var versionFlagOnce sync.Once
+
 // Prepare sets the fields every mlstate app shares. Run calls it; tests that
 // drive an app directly may too.
 func Prepare(app *cli.App, stderr io.Writer) {
+	// -v is --verbose in every step (VerboseFlag); urfave/cli's default
+	// --version flag also claims -v, which panics at flag parsing.
+	versionFlagOnce.Do(func() {
+		cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+	})
 	app.Version = Version
 	app.ErrWriter = stderr
 	app.EnableBashCompletion = false

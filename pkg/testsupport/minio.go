@@ -44,10 +44,10 @@ var (
 
 // MinIOBinary returns the path of the test MinIO server binary, or "".
 func MinIOBinary(t testing.TB) string {
-	if p := os.Getenv("MLSTATE_MINIO_BIN"); p != "" {
-		return p
+	p := os.Getenv("MLSTATE_MINIO_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "testenv", "minio", "minio")
 	}
-	p := filepath.Join(RepoRoot(t), "bin", "testenv", "minio", "minio")
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}
