@@ -99,7 +99,8 @@ func (c *Client) log() *slog.Logger {
 }
 
 // Run creates the ActionSet (or adopts the one a previous attempt created
-// under the same name) and waits until it is complete or failed. onProgress,
+// under the same name; after a failed one, the next of the chain NAME-2,
+// NAME-3, ...) and waits until it is complete or failed. onProgress,
 // if not nil, is called on every change of state, running phase or
 // percentage. A failed ActionSet returns an *ActionSetError.
 func (c *Client) Run(ctx context.Context, req Request, onProgress func(Progress)) (*Result, error) {
@@ -173,11 +174,38 @@ func (c *Client) buildObject(req Request) (*unstructured.Unstructured, error) {
 	return obj, nil
 }
 
+// maxAttempts bounds the ActionSets one deterministic name can chain to.
+const maxAttempts = 9
+
 // createOrAdopt creates obj with strict field validation, so that a field
 // the CRD does not know is refused instead of silently pruned (§7). When the
 // name exists already, the existing ActionSet is adopted if it carries the
-// same labels and spec, and is a Conflict otherwise.
+// same labels and spec, and is a Conflict otherwise. Kanister never re-runs
+// a failed ActionSet (§5.2), so when the adopted one has failed (a retried
+// step, or `argo retry` after fixing the cause) the next name of the chain
+// NAME-2, NAME-3, ... is tried, which keeps retries idempotent too.
 func (c *Client) createOrAdopt(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	base := obj.GetName()
+	for attempt := 1; ; attempt++ {
+		try := obj
+		if attempt > 1 {
+			try = obj.DeepCopy()
+			try.SetName(fmt.Sprintf("%s-%d", base, attempt))
+			if l := try.GetLabels(); l[LabelJobID] == base {
+				l[LabelJobID] = try.GetName()
+				try.SetLabels(l)
+			}
+		}
+		got, err := c.createOrAdoptOne(ctx, try)
+		if err != nil || base == "" || stateOf(got) != StateFailed || attempt == maxAttempts {
+			return got, err
+		}
+		c.log().Info("the ActionSet of an earlier attempt failed and Kanister never re-runs one; creating the next",
+			"namespace", got.GetNamespace(), "failed", got.GetName())
+	}
+}
+
+func (c *Client) createOrAdoptOne(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	ns := c.namespace()
 	ri := c.Dynamic.Resource(ActionSetGVR).Namespace(ns)
 	got, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldValidation: "Strict"})

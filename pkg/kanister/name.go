@@ -16,7 +16,8 @@ const namePrefix = "mlstate-"
 // Name returns the deterministic ActionSet name for one action of one Argo
 // node: a retried step (same workflow UID and node ID) gets the same name and
 // so adopts the ActionSet it created before instead of starting a second
-// backup. The result is a DNS-1123 label of at most 63 characters, so it can
+// backup. The result is a DNS-1123 label of at most 57 characters (room for
+// the "-N" of a retry after a failed ActionSet, see Client.Run), so it can
 // also serve as the kanister.io/JobID label value. With no workflow UID or
 // node ID (a step run by hand) it returns "": use GenerateName instead.
 //
@@ -31,7 +32,7 @@ func Name(workflowUID, nodeID, action string) string {
 	}
 	nodeID = retrySuffix.ReplaceAllString(nodeID, "")
 	sum := sha256.Sum256([]byte(workflowUID + "\x00" + nodeID + "\x00" + action))
-	return namePrefix + sanitize(action, 40) + "-" + hex.EncodeToString(sum[:])[:12]
+	return namePrefix + sanitize(action, 36) + "-" + hex.EncodeToString(sum[:])[:12]
 }
 
 // GenerateName returns the metadata.generateName prefix for an ActionSet

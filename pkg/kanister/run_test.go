@@ -144,3 +144,32 @@ func TestFailureAtInitialisation(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterFailedActionSetCreatesTheNext(t *testing.T) {
+	t.Parallel()
+	e := setup(t, false)
+	name := kanister.Name("wf-uid-2", "wf-2-1", "backup")
+	e.standin.Behave(func(u *unstructured.Unstructured) testsupport.StandInBehaviour {
+		if u.GetName() == name { // the first attempt fails, as on a transient Kanister problem
+			return testsupport.StandInBehaviour{FailPhase: "copy", FailMessage: "transient"}
+		}
+		return testsupport.StandInBehaviour{}
+	})
+	req := e.backupRequest(name)
+	if _, err := e.client.Run(context.Background(), req, nil); !errors.Is(err, kanister.ErrActionSetFailed) {
+		t.Fatalf("first attempt: %v, want it to fail", err)
+	}
+	for attempt := 2; attempt <= 3; attempt++ {
+		res, err := e.client.Run(context.Background(), req, nil)
+		if err != nil || res.Name != name+"-2" {
+			t.Fatalf("attempt %d: %v, name %v; want %s-2 complete", attempt, err, res, name)
+		}
+	}
+	if e.standin.Created() != 2 {
+		t.Fatalf("stand-in saw %d ActionSets, want 2 (the failed one and its successor)", e.standin.Created())
+	}
+	u, err := e.k.Dynamic.Resource(kanister.ActionSetGVR).Namespace(e.ns).Get(context.Background(), name+"-2", metav1.GetOptions{})
+	if err != nil || u.GetLabels()[kanister.LabelJobID] != name+"-2" {
+		t.Fatalf("successor %v, %v: want its own JobID", u, err)
+	}
+}
