@@ -40,7 +40,10 @@ func Workflow() []cli.Flag {
 		&cli.StringFlag{Name: "workflow-name", Usage: "Argo workflow name ({{workflow.name}})", EnvVars: env("WORKFLOW_NAME")},
 		&cli.StringFlag{Name: "workflow-uid", Usage: "Argo workflow UID ({{workflow.uid}}); with --node-id it makes ActionSet names stable across retries", EnvVars: env("WORKFLOW_UID")},
 		&cli.StringFlag{Name: "workflow-namespace", Usage: "Argo workflow namespace ({{workflow.namespace}})", EnvVars: env("WORKFLOW_NAMESPACE")},
-		&cli.StringFlag{Name: "node-id", Usage: "Argo node ID (set by Argo as ARGO_NODE_ID)", EnvVars: []string{"MLSTATE_NODE_ID", "ARGO_NODE_ID"}},
+		// Argo gives each retryStrategy attempt its own ARGO_NODE_ID, so the
+		// templates pass {{node.name}} (the same for every attempt; a
+		// trailing "(N)" is ignored) to let a retry adopt its ActionSet.
+		&cli.StringFlag{Name: "node-id", Usage: "Argo node identity: {{node.name}} in templates (stable across retries), else ARGO_NODE_ID", EnvVars: []string{"MLSTATE_NODE_ID", "ARGO_NODE_ID"}},
 	}
 }
 
@@ -111,7 +114,7 @@ func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
 		})
 	}
 	if len(problems) > 0 {
-		return nil, usage(strings.Join(problems, "; "))
+		return nil, usage("%s", strings.Join(problems, "; "))
 	}
 	return actions, nil
 }
