@@ -14,10 +14,42 @@ import (
 )
 
 type dlJob struct {
-	path   string // relative, for messages
-	abs    string
+	file   *dlFile
 	offset int64
 	chunk  Chunk
+}
+
+// dlFile is a file being downloaded: opened once, written at offsets by
+// any worker, closed by whichever writes its last chunk.
+type dlFile struct {
+	path string // relative, for messages
+	abs  string
+	once sync.Once
+	f    *os.File
+	err  error
+	left atomic.Int64 // chunks not yet written
+}
+
+func (d *dlFile) open() (*os.File, error) {
+	d.once.Do(func() { d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY, 0) })
+	return d.f, d.err
+}
+
+// done closes the file after its last chunk.
+func (d *dlFile) done() error {
+	if d.left.Add(-1) == 0 && d.f != nil {
+		return d.f.Close()
+	}
+	return nil
+}
+
+// closeAll closes files left open by a failed download.
+func closeAll(files []*dlFile) {
+	for _, d := range files {
+		if d.f != nil && d.left.Load() > 0 {
+			d.f.Close()
+		}
+	}
 }
 
 // download fetches every chunk of m's files into the files created under
@@ -47,11 +79,19 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 			}
 		}()
 	}
+	var files []*dlFile
+	defer func() { closeAll(files) }()
 feed:
 	for _, e := range m.Entries {
+		if len(e.Chunks) == 0 {
+			continue
+		}
+		f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
+		f.left.Store(int64(len(e.Chunks)))
+		files = append(files, f)
 		var off int64
 		for _, c := range e.Chunks {
-			j := dlJob{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path)), offset: off, chunk: c}
+			j := dlJob{file: f, offset: off, chunk: c}
 			off += c.Size
 			select {
 			case jobs <- j:
@@ -71,12 +111,13 @@ func fetchChunk(ctx context.Context, st store.Store, j dlJob, buf *[]byte) error
 		*buf = make([]byte, 0, j.chunk.Size)
 	}
 	data := (*buf)[:j.chunk.Size]
+	path := j.file.path
 	rc, err := st.Get(ctx, chunkKey(j.chunk.Digest))
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("pull %s: %w: %s", j.path, ErrChunkMissing, j.chunk.Digest)
+		return fmt.Errorf("pull %s: %w: %s", path, ErrChunkMissing, j.chunk.Digest)
 	}
 	if err != nil {
-		return fmt.Errorf("pull %s: chunk %s: %w", j.path, j.chunk.Digest.Short(), err)
+		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
 	}
 	_, err = io.ReadFull(rc, data)
 	if err == nil {
@@ -87,24 +128,23 @@ func fetchChunk(ctx context.Context, st store.Store, j dlJob, buf *[]byte) error
 	}
 	rc.Close()
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", j.path, ErrDigestMismatch, j.chunk.Digest)
+		return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", path, ErrDigestMismatch, j.chunk.Digest)
 	}
 	if err != nil {
-		return fmt.Errorf("pull %s: chunk %s: %w", j.path, j.chunk.Digest.Short(), err)
+		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
 	}
 	if Sum(data) != j.chunk.Digest {
-		return fmt.Errorf("pull %s: %w: chunk %s", j.path, ErrDigestMismatch, j.chunk.Digest)
+		return fmt.Errorf("pull %s: %w: chunk %s", path, ErrDigestMismatch, j.chunk.Digest)
 	}
-	f, err := os.OpenFile(j.abs, os.O_WRONLY, 0)
+	f, err := j.file.open()
 	if err != nil {
-		return fmt.Errorf("pull %s: %w", j.path, err)
+		return fmt.Errorf("pull %s: %w", path, err)
 	}
-	_, err = f.WriteAt(data, j.offset)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if _, err = f.WriteAt(data, j.offset); err != nil {
+		return fmt.Errorf("pull %s: %w", path, err)
 	}
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", j.path, err)
+	if err := j.file.done(); err != nil {
+		return fmt.Errorf("pull %s: %w", path, err)
 	}
 	return nil
 }
