@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +65,41 @@ func TestLayerReproducible(t *testing.T) {
 	}
 	if c := digest(baseFiles(), time.Unix(1700000000, 0)); c == a {
 		t.Fatal("timestamps do not reach the layer: digest unchanged for another SOURCE_DATE_EPOCH")
+	}
+}
+
+func TestWriteRootFS(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteRootFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]fs.FileMode{
+		"etc/passwd":                        0o644,
+		"etc/group":                         0o644,
+		"etc/ssl/certs/ca-certificates.crt": 0o644,
+		"tmp":                               fs.ModeDir | fs.ModeSticky | 0o777,
+		"home/nonroot":                      fs.ModeDir | 0o700,
+	}
+	for name, mode := range want {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != mode {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), mode)
+		}
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "etc/ssl/certs/ca-certificates.crt"))
+	if err != nil || !bytes.Equal(ca, CABundle()) {
+		t.Errorf("CA file differs from CABundle() (err %v)", err)
+	}
+}
+
+func TestBuildAllNamesMissingBinaries(t *testing.T) {
+	_, err := BuildAll(Meta{Registry: "r", Tag: "t"}, []string{"stage"}, testPlatforms, t.TempDir())
+	for _, p := range testPlatforms {
+		if err == nil || !strings.Contains(err.Error(), "binary of step stage for "+p.String()+" missing") {
+			t.Errorf("BuildAll without binaries: %v, want it to name stage for %s", err, p)
+		}
 	}
 }
