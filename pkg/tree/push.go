@@ -258,7 +258,7 @@ func (p *pusher) readFile(ctx context.Context, e *Entry, up *uploader) error {
 	}
 }
 
-func (p *pusher) emit(ctx context.Context, data []byte, e *Entry, up *uploader) error {
+func (p *pusher) emit(ctx context.Context, data []byte, owned bool, e *Entry, up *uploader) error {
 	d := Sum(data)
 	e.Chunks = append(e.Chunks, Chunk{Digest: d, Size: int64(len(data))})
 	p.read.Add(int64(len(data)))
@@ -267,7 +267,7 @@ func (p *pusher) emit(ctx context.Context, data []byte, e *Entry, up *uploader) 
 	if err != nil || !need {
 		return err
 	}
-	return up.send(ctx, d, data)
+	return up.send(ctx, d, data, owned)
 }
 
 var _ io.Reader = (*bytes.Reader)(nil)

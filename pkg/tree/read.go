@@ -92,7 +92,7 @@ func (p *pusher) chunkSmall(ctx context.Context, f *os.File, e *Entry, up *uploa
 	if int64(n) != size {
 		return int64(n), nil
 	}
-	return int64(n), p.emit(ctx, buf[:n], e, up)
+	return int64(n), p.emit(ctx, buf[:n], true, e, up)
 }
 
 func (p *pusher) chunkLarge(ctx context.Context, f *os.File, e *Entry, up *uploader) (int64, error) {
@@ -113,7 +113,7 @@ func (p *pusher) chunkLarge(ctx context.Context, f *os.File, e *Entry, up *uploa
 			return n, fmt.Errorf("push %s: %w", e.Path, err)
 		}
 		n += int64(len(data))
-		if err := p.emit(ctx, data, e, up); err != nil {
+		if err := p.emit(ctx, data, false, e, up); err != nil {
 			return n, err
 		}
 	}

@@ -25,10 +25,8 @@ type uploader struct {
 
 type upJob struct {
 	d   ID
-	buf *[]byte
+	buf []byte
 }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, maxChunk); return &b }}
 
 func newUploader(ctx context.Context, st store.Store, workers int, done func(int), cancel context.CancelCauseFunc) *uploader {
 	u := &uploader{st: st, budget: newBudget(uploadBudget), queue: make(chan upJob, workers), done: done, cancel: cancel}
@@ -39,19 +37,18 @@ func newUploader(ctx context.Context, st store.Store, workers int, done func(int
 	return u
 }
 
-// send queues a copy of data (the caller's buffer is reused by the chunker).
-func (u *uploader) send(ctx context.Context, d ID, data []byte) error {
+// send queues data; unless owned (the caller will not touch it again), a
+// copy, since the chunker reuses its buffer.
+func (u *uploader) send(ctx context.Context, d ID, data []byte, owned bool) error {
 	if err := u.budget.acquire(ctx, int64(len(data))); err != nil {
 		return context.Cause(ctx)
 	}
-	var buf *[]byte
-	if len(data) > minChunk {
-		buf = bufPool.Get().(*[]byte)
-	} else {
-		b := make([]byte, 0, len(data))
-		buf = &b
+	// An exact-size copy: pooling max-size buffers would hold 8 MiB for
+	// every 2 MiB chunk in flight.
+	buf := data
+	if !owned {
+		buf = append([]byte(nil), data...)
 	}
-	*buf = append((*buf)[:0], data...)
 	select {
 	case u.queue <- upJob{d, buf}:
 		return nil
@@ -67,7 +64,7 @@ func (u *uploader) work(ctx context.Context) {
 		if ctx.Err() != nil {
 			continue // drain after a failure
 		}
-		data := *j.buf
+		data := j.buf
 		err := u.st.Put(ctx, chunkKey(j.d), bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			u.cancel(fmt.Errorf("upload chunk %s: %w", j.d.Short(), err))
@@ -75,9 +72,6 @@ func (u *uploader) work(ctx context.Context) {
 			u.done(len(data))
 		}
 		u.budget.release(int64(len(data)))
-		if cap(data) == maxChunk {
-			bufPool.Put(j.buf)
-		}
 	}
 }
 
