@@ -40,12 +40,6 @@ test: testenv
 ## out of the main module so it does not depend on Pulumi
 test-examples:
 	cd examples/pulumi && $(GO) test -count=1 ./...
-	$(MAKE) test-examples
-
-## test-examples: the examples that are Go modules of their own (Pulumi), kept
-## out of the main module so it does not depend on Pulumi
-test-examples:
-	cd examples/pulumi && $(GO) test -count=1 ./...
 
 ## unit: the tests that need no server (integration tests skip outside CI)
 unit:
