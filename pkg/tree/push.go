@@ -100,7 +100,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	start := opts.Now()
-	release, err := takeLease(ctx, st, start, opts.Name)
+	lease, release, err := takeLease(ctx, st, start, opts.Name)
 	if err != nil {
 		return res, err
 	}
@@ -125,7 +125,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
 	}
-	if err := checkNoSweep(ctx, st, start); err != nil {
+	if err := checkNoSweep(ctx, st, lease, DefaultLeaseExpiry); err != nil {
 		return res, err
 	}
 	if opts.Name != "" {

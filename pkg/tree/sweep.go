@@ -2,7 +2,6 @@ package tree
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path"
@@ -66,6 +65,11 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 		}
 	}
 	defer finish()
+	if !opts.DryRun {
+		if err := pruneSweepRecords(ctx, st, start, opts); err != nil {
+			return res, err
+		}
+	}
 	cutoff, active, err := sweepCutoff(ctx, st, start, opts)
 	if err != nil {
 		return res, err
@@ -126,18 +130,30 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 
 func startSweepRecord(ctx context.Context, st store.Store, start time.Time) (func(), error) {
 	key := fmt.Sprintf("sweeps/%020d-%s", start.UnixNano(), randHex())
-	put := func(ctx context.Context, rec sweepRecord) error {
-		b, _ := json.Marshal(rec)
-		return st.Put(ctx, key, strings.NewReader(string(b)), int64(len(b)))
-	}
-	if err := put(ctx, sweepRecord{Start: start.UTC()}); err != nil {
+	if err := st.Put(ctx, key, strings.NewReader("{}"), 2); err != nil {
 		return nil, fmt.Errorf("sweep: record start: %w", err)
 	}
 	return func() {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = put(c, sweepRecord{Start: start.UTC(), End: time.Now().UTC()})
+		_ = st.Put(c, key+doneSuffix, strings.NewReader("{}"), 2)
 	}, nil
+}
+
+// pruneSweepRecords removes the records of sweeps that ended longer ago
+// than any push can still be running, so a push's check stays one listing.
+func pruneSweepRecords(ctx context.Context, st store.Store, now time.Time, opts SweepOptions) error {
+	var old []string
+	err := st.List(ctx, "sweeps/", func(info store.Info) error {
+		if k, ok := strings.CutSuffix(info.Key, doneSuffix); ok && info.ModTime.Before(now.Add(-opts.LeaseExpiry)) {
+			old = append(old, k, info.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep: list sweep records: %w", err)
+	}
+	return deleteAll(ctx, st, old, opts.Logger)
 }
 
 // sweepCutoff returns the time after which nothing may be deleted: the grace

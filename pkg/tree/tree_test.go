@@ -252,7 +252,7 @@ func TestSweepRespectsRunningPush(t *testing.T) {
 		ctx := context.Background()
 		src := t.TempDir()
 		writeFile(t, src, "f", randBytes(30, 10<<10), 0o644, epoch)
-		release, err := takeLease(ctx, st, time.Now(), "other")
+		_, release, err := takeLease(ctx, st, time.Now(), "other")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,5 +283,35 @@ func TestPushFailsOnConcurrentSweep(t *testing.T) {
 	}
 	if _, ok, _ := LastByName(context.Background(), st, "n"); ok {
 		t.Error("a push that failed was recorded under its name")
+	}
+}
+
+// A push that starts after a sweep finished has nothing to fear from it and
+// must not be refused, however recent the sweep (prune runs from a
+// CronWorkflow while snapshots keep coming).
+func TestPushAfterFinishedSweep(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newFileStore(t)
+	src := t.TempDir()
+	writeFile(t, src, "f", []byte("x"), 0o644, epoch)
+	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(ctx, st, nil, SweepOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// File modification times have a resolution; let the lease be younger
+	// than the .done marker in the store's own clock.
+	time.Sleep(20 * time.Millisecond)
+	writeFile(t, src, "g", []byte("y"), 0o644, epoch)
+	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); err != nil {
+		t.Fatalf("push right after a finished sweep: %v", err)
+	}
+	// A crashed sweep (no .done marker) still counts, until the lease expiry.
+	if _, err := startSweepRecord(ctx, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); !errors.Is(err, ErrConcurrentSweep) {
+		t.Fatalf("push during an unfinished sweep: %v, want ErrConcurrentSweep", err)
 	}
 }
