@@ -2,9 +2,11 @@ package workflowtemplates
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,11 +113,6 @@ func TestServerSideApply(t *testing.T) {
 	k := testsupport.Kube(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dc, err := discovery.NewDiscoveryClientForConfig(k.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 
 	docs := loadDocs(t)
 	docs = append(docs, kustomizeBuild(t, ".")...)
@@ -126,33 +123,53 @@ func TestServerSideApply(t *testing.T) {
 			continue
 		}
 		n++
-		obj := &unstructured.Unstructured{Object: deepCopy(d.obj).(map[string]any)}
-		if obj.GetName() == "" && obj.GetGenerateName() != "" {
-			obj.SetName(obj.GetGenerateName() + "apply-test") // apply needs a name
-		}
-		gvk := obj.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Errorf("%s: %s %s: no such resource on the API server: %v", d.path, gvk.Kind, obj.GetName(), err)
-			continue
-		}
-		var ri interface {
-			Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
-		} = k.Dynamic.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			ns := obj.GetNamespace()
-			if ns == "" {
-				ns = defaultNamespace
-				obj.SetNamespace(ns)
-			}
-			ensureNamespace(ctx, t, k, ns)
-			ri = k.Dynamic.Resource(m.Resource).Namespace(ns)
-		}
-		if err := apply(ctx, ri, obj); err != nil {
-			t.Errorf("%s: %s %s: %v", d.path, gvk.Kind, obj.GetName(), err)
+		if err := applyDoc(ctx, t, k, d); err != nil {
+			t.Errorf("%s: %v", d.path, err)
 		}
 	}
 	t.Logf("applied %d objects", n)
+}
+
+// mappers caches one discovery-backed REST mapper per API server.
+var mappers sync.Map // *testsupport.KubeEnv -> meta.RESTMapper
+
+// applyDoc server-side applies one object (in its namespace, created if
+// needed) with strict field validation.
+func applyDoc(ctx context.Context, t *testing.T, k *testsupport.KubeEnv, d doc) error {
+	t.Helper()
+	mapper, ok := mappers.Load(k)
+	if !ok {
+		dc, err := discovery.NewDiscoveryClientForConfig(k.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapper, _ = mappers.LoadOrStore(k, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)))
+	}
+	obj := &unstructured.Unstructured{Object: deepCopy(d.obj).(map[string]any)}
+	if obj.GetName() == "" && obj.GetGenerateName() != "" {
+		obj.SetName(obj.GetGenerateName() + "apply-test") // apply needs a name
+	}
+	gvk := obj.GroupVersionKind()
+	m, err := mapper.(meta.RESTMapper).RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return fmt.Errorf("%s %s: no such resource on the API server: %w", gvk.Kind, obj.GetName(), err)
+	}
+	var ri interface {
+		Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
+	} = k.Dynamic.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = defaultNamespace
+			obj.SetNamespace(ns)
+		}
+		ensureNamespace(ctx, t, k, ns)
+		ri = k.Dynamic.Resource(m.Resource).Namespace(ns)
+	}
+	if err := apply(ctx, ri, obj); err != nil {
+		return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	return nil
 }
 
 func apply(ctx context.Context, ri interface {
