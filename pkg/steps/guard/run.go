@@ -159,31 +159,13 @@ func check(c *cli.Context, command []string, sawSeparator bool, log *slog.Logger
 	if err != nil {
 		problems = append(problems, err)
 	}
-	if c.String("store") == "" {
-		problems = append(problems, errors.New("no store given: set --store or MLSTATE_STORE (s3://BUCKET/PREFIX?endpoint=... or file:///PATH)"))
-	}
-	if err := restorepoint.ValidatePipeline(c.String("pipeline")); err != nil {
-		problems = append(problems, err)
-	}
-	actions, err := stepflags.ActionsOf(c)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	stage, err := stepflags.StagePaths(c)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	if len(problems) == 0 && len(actions) == 0 && len(stage) == 0 {
-		problems = append(problems, errors.New("nothing to snapshot: give --stage directories and/or Kanister targets (--object with --blueprint)"))
-	}
+	snap, more := stepflags.SnapshotOptions(c, log)
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		return plan{}, exitcode.With(exitcode.Usage, errors.Join(problems...))
 	}
 	if _, err := guard.Resolve(command); err != nil {
 		return plan{}, exitcode.With(guard.CodeCannotStart, fmt.Errorf("%w; nothing was snapshotted", err))
 	}
-	return plan{policy: policy, command: command, snap: snapshot.Options{
-		Pipeline: c.String("pipeline"), Workflow: stepflags.WorkflowOf(c),
-		Actions: actions, Stage: stage, Rehash: c.Bool("rehash"), Logger: log,
-	}}, nil
+	return plan{policy: policy, command: command, snap: snap}, nil
 }

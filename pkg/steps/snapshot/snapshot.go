@@ -76,35 +76,11 @@ func run(c *cli.Context) error {
 }
 
 func options(c *cli.Context, log *slog.Logger) (snapshot.Options, error) {
-	var problems []error
-	if c.String("store") == "" {
-		problems = append(problems, errors.New("no store given: set --store or MLSTATE_STORE (s3://BUCKET/PREFIX?endpoint=... or file:///PATH)"))
-	}
-	if err := restorepoint.ValidatePipeline(c.String("pipeline")); err != nil {
-		problems = append(problems, err)
-	}
-	actions, err := stepflags.ActionsOf(c)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	stage, err := stepflags.StagePaths(c)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	if len(problems) == 0 && len(actions) == 0 && len(stage) == 0 {
-		problems = append(problems, errors.New("nothing to snapshot: give Kanister targets (--object and --blueprint) and/or --stage directories"))
-	}
+	opts, problems := stepflags.SnapshotOptions(c, log)
 	if len(problems) > 0 {
 		return snapshot.Options{}, exitcode.With(exitcode.Usage, errors.Join(problems...))
 	}
-	return snapshot.Options{
-		Pipeline: c.String("pipeline"),
-		Workflow: stepflags.WorkflowOf(c),
-		Actions:  actions,
-		Stage:    stage,
-		Rehash:   c.Bool("rehash"),
-		Logger:   log,
-	}, nil
+	return opts, nil
 }
 
 func actionSets(rec *restorepoint.Record) string {

@@ -4,7 +4,9 @@
 package stepflags
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/kubeconfig"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/snapshot"
 )
 
 func env(name string) []string { return []string{"MLSTATE_" + name} }
@@ -196,4 +199,36 @@ func Kanister(c *cli.Context, userAgent string) (*kanister.Client, error) {
 
 func usage(format string, args ...any) error {
 	return exitcode.With(exitcode.Usage, fmt.Errorf(format, args...))
+}
+
+// SnapshotOptions reads what snapshot and guard share: store, pipeline,
+// Kanister targets and staged paths. It returns every input problem, so the
+// caller can add its own and report them all at once.
+func SnapshotOptions(c *cli.Context, log *slog.Logger) (snapshot.Options, []error) {
+	var problems []error
+	if c.String("store") == "" {
+		problems = append(problems, errors.New("no store given: set --store or MLSTATE_STORE (s3://BUCKET/PREFIX?endpoint=... or file:///PATH)"))
+	}
+	if err := restorepoint.ValidatePipeline(c.String("pipeline")); err != nil {
+		problems = append(problems, err)
+	}
+	actions, err := ActionsOf(c)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	stage, err := StagePaths(c)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) == 0 && len(actions) == 0 && len(stage) == 0 {
+		problems = append(problems, errors.New("nothing to snapshot: give Kanister targets (--object with --blueprint) and/or --stage directories"))
+	}
+	return snapshot.Options{
+		Pipeline: c.String("pipeline"),
+		Workflow: WorkflowOf(c),
+		Actions:  actions,
+		Stage:    stage,
+		Rehash:   c.Bool("rehash"),
+		Logger:   log,
+	}, problems
 }
