@@ -21,12 +21,12 @@ const vandal = `ws=$1
 echo corrupted > "$ws/config.yaml"
 rm -rf "$ws/ckpt"
 mkdir -p "$ws/ckpt" && head -c 1000 /dev/zero > "$ws/ckpt/epoch-2.partial"
-rm "$ws/latest"
+rm -rf "$ws/data"
 echo stray > "$ws/new-file"
 exit $2`
 
 func TestGuardSuccessRestoresNothing(t *testing.T) {
-	ws := workspace(t)
+	ws := testsupport.Workspace(t)
 	outDir := t.TempDir()
 	r := runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", ws, "--outputs-dir", outDir,
 		"--", "sh", "-c", `echo trained; echo epoch2 > "$1/ckpt/epoch-2.bin"`, "sh", ws)
@@ -61,15 +61,15 @@ func TestGuardFailureRestoresWorkspace(t *testing.T) {
 	}
 	for name, storeURL := range backends {
 		t.Run(name, func(t *testing.T) {
-			ws := workspace(t)
-			before := fingerprint(t, ws)
+			ws := testsupport.Workspace(t)
+			before := testsupport.Fingerprint(t, ws)
 			outDir := t.TempDir()
 			r := runGuard(t, "--store", storeURL(t), "--pipeline", "train", "--stage", ws, "--outputs-dir", outDir,
 				"--", "sh", "-c", vandal, "sh", ws, "7")
 			if r.code != 7 {
 				t.Fatalf("exit %d, want the command's 7", r.code)
 			}
-			sameTree(t, before, fingerprint(t, ws))
+			testsupport.SameFingerprint(t, before, testsupport.Fingerprint(t, ws))
 			if r.values["restored"] != true || r.values["exit-code"] != float64(7) {
 				t.Errorf("result %v, want restored true, exit-code 7", r.values)
 			}
@@ -97,8 +97,8 @@ func TestGuardRestoreOnPolicy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.ReplaceAll(tc.policy, ",", "+")+"/"+tc.exit, func(t *testing.T) {
-			ws := workspace(t)
-			before := fingerprint(t, ws)
+			ws := testsupport.Workspace(t)
+			before := testsupport.Fingerprint(t, ws)
 			r := runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", ws, "--outputs-dir", t.TempDir(),
 				"--restore-on", tc.policy, "--", "sh", "-c", vandal, "sh", ws, tc.exit)
 			if want := tc.exit; r.values["exit-code"] != mustFloat(want) || r.code != int(mustFloat(want)) {
@@ -108,7 +108,7 @@ func TestGuardRestoreOnPolicy(t *testing.T) {
 				t.Fatalf("restored = %v, want %v", r.values["restored"], tc.restored)
 			}
 			if tc.restored {
-				sameTree(t, before, fingerprint(t, ws))
+				testsupport.SameFingerprint(t, before, testsupport.Fingerprint(t, ws))
 			} else if _, err := os.Stat(filepath.Join(ws, "new-file")); err != nil {
 				t.Fatalf("workspace was restored against the policy: %v", err)
 			}
@@ -125,7 +125,7 @@ func mustFloat(s string) float64 {
 }
 
 func TestGuardBadInput(t *testing.T) {
-	ws := workspace(t)
+	ws := testsupport.Workspace(t)
 	notExec := filepath.Join(t.TempDir(), "train.py")
 	if err := os.WriteFile(notExec, []byte("print(1)\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestGuardBadInput(t *testing.T) {
 }
 
 func TestGuardRestoreFailureExits70(t *testing.T) {
-	ws := workspace(t)
+	ws := testsupport.Workspace(t)
 	storeDir := filepath.Join(t.TempDir(), "store")
 	if err := os.MkdirAll(storeDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -201,8 +201,8 @@ func TestGuardRestoreFailureExits70(t *testing.T) {
 // the default policy counts as a failure), and that guard restored the
 // workspace and exited 143.
 func TestGuardSIGTERM(t *testing.T) {
-	ws := workspace(t)
-	before := fingerprint(t, ws)
+	ws := testsupport.Workspace(t)
+	before := testsupport.Fingerprint(t, ws)
 	ready := filepath.Join(t.TempDir(), "ready")
 	outDir := t.TempDir()
 	script := `ws=$1
@@ -255,7 +255,7 @@ exit 0`
 	if !strings.Contains(stderr.String(), "was killed by SIGTERM (status 143); restored restore point") {
 		t.Errorf("stderr does not say what happened")
 	}
-	sameTree(t, before, fingerprint(t, ws))
+	testsupport.SameFingerprint(t, before, testsupport.Fingerprint(t, ws))
 	if got := readOutput(t, outDir, "restored") + " " + readOutput(t, outDir, "exit-code"); got != "true 143" {
 		t.Errorf("outputs restored, exit-code = %q, want \"true 143\"", got)
 	}
@@ -284,7 +284,7 @@ func TestGuardHelp(t *testing.T) {
 		t.Fatalf("--help: exit %d\n%s", r.code, r.stdout)
 	}
 	// After "--", --help belongs to the command.
-	r = runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", workspace(t), "--outputs-dir", t.TempDir(), "--", "sh", "-c", "echo $1", "sh", "--help")
+	r = runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", testsupport.Workspace(t), "--outputs-dir", t.TempDir(), "--", "sh", "-c", "echo $1", "sh", "--help")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "--help\n") {
 		t.Fatalf("the command's --help was taken by guard: exit %d\n%s", r.code, r.stdout)
 	}

@@ -68,8 +68,8 @@ func TestGuardKanister(t *testing.T) {
 	}
 	testsupport.StartKanisterStandIn(t, k, ns)
 
-	ws := workspace(t)
-	before := fingerprint(t, ws)
+	ws := testsupport.Workspace(t)
+	before := testsupport.Fingerprint(t, ws)
 	start := time.Now()
 	r := runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", ws, "--outputs-dir", t.TempDir(),
 		"--object", "pvc/"+ns+"/data", "--blueprint", "bp",
@@ -79,7 +79,7 @@ func TestGuardKanister(t *testing.T) {
 	if r.code != 4 || r.values["restored"] != true {
 		t.Fatalf("exit %d, result %v; want 4 and restored", r.code, r.values)
 	}
-	sameTree(t, before, fingerprint(t, ws))
+	testsupport.SameFingerprint(t, before, testsupport.Fingerprint(t, ws))
 	t.Logf("guard with a Kanister backup and restore took %s", time.Since(start))
 
 	list, err := k.Dynamic.Resource(kanister.ActionSetGVR).Namespace(ns).List(ctx, metav1.ListOptions{})

@@ -18,7 +18,7 @@ import (
 func TestSnapshotUsageErrors(t *testing.T) {
 	ctx := context.Background()
 	st := "file://" + t.TempDir()
-	ws := workspace(t)
+	ws := testsupport.Workspace(t)
 	cases := []struct {
 		name string
 		args []string
@@ -40,17 +40,17 @@ func TestSnapshotUsageErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(ctx, t, snapshot.App(), tc.args...)
-			if r.code != exitcode.Usage {
-				t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Usage, r.stderr)
+			r := testsupport.RunStep(ctx, t, snapshot.App(), tc.args...)
+			if r.Code != exitcode.Usage {
+				t.Fatalf("exit %d, want %d: %s", r.Code, exitcode.Usage, r.Stderr)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("message does not mention %q: %s", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("message does not mention %q: %s", w, r.Stderr)
 				}
 			}
-			if strings.Contains(r.stderr, "goroutine ") {
-				t.Errorf("stack trace on a usage error: %s", r.stderr)
+			if strings.Contains(r.Stderr, "goroutine ") {
+				t.Errorf("stack trace on a usage error: %s", r.Stderr)
 			}
 		})
 	}
@@ -73,13 +73,13 @@ func TestSnapshotKanisterPreconditions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--store", st, "--pipeline", "p"}, tc.args...)
-			r := run(ctx, t, snapshot.App(), append(args, c.flags...)...)
-			if r.code != tc.code {
-				t.Fatalf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			r := testsupport.RunStep(ctx, t, snapshot.App(), append(args, c.flags...)...)
+			if r.Code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", r.Code, tc.code, r.Stderr)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("message does not mention %q: %s", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("message does not mention %q: %s", w, r.Stderr)
 				}
 			}
 		})
@@ -94,15 +94,15 @@ func TestSnapshotWithoutPermission(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	nobody := testsupport.Kubeconfig(t, c.f.Kube.UserConfig(t, "nobody"))
-	r := run(ctx, t, snapshot.App(), "--store", "file://"+t.TempDir(), "--pipeline", "p",
+	r := testsupport.RunStep(ctx, t, snapshot.App(), "--store", "file://"+t.TempDir(), "--pipeline", "p",
 		"--object", c.f.Object(), "--blueprint", testsupport.FixtureBlueprint,
 		"--kubeconfig", nobody, "--kanister-namespace", c.f.Namespace)
-	if r.code != exitcode.Permission {
-		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Permission, r.stderr)
+	if r.Code != exitcode.Permission {
+		t.Fatalf("exit %d, want %d: %s", r.Code, exitcode.Permission, r.Stderr)
 	}
 	for _, w := range []string{"create", "actionsets", c.f.Namespace} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("message does not name %q: %s", w, r.stderr)
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("message does not name %q: %s", w, r.Stderr)
 		}
 	}
 }
@@ -110,12 +110,12 @@ func TestSnapshotWithoutPermission(t *testing.T) {
 func TestRestoreRefusals(t *testing.T) {
 	ctx := context.Background()
 	st := "file://" + t.TempDir()
-	ws := workspace(t)
-	snap := run(ctx, t, snapshot.App(), "--store", st, "--pipeline", "alpha", "--stage", ws)
-	if snap.code != 0 {
-		t.Fatalf("snapshot exit %d: %s", snap.code, snap.stderr)
+	ws := testsupport.Workspace(t)
+	snap := testsupport.RunStep(ctx, t, snapshot.App(), "--store", st, "--pipeline", "alpha", "--stage", ws)
+	if snap.Code != 0 {
+		t.Fatalf("snapshot exit %d: %s", snap.Code, snap.Stderr)
 	}
-	rp := snap.output(t, "restore-point")
+	rp := snap.Output(t, "restore-point")
 	cases := []struct {
 		name string
 		args []string
@@ -132,17 +132,17 @@ func TestRestoreRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(ctx, t, restore.App(), append([]string{"--store", st}, tc.args...)...)
-			if r.code != tc.code {
-				t.Fatalf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			r := testsupport.RunStep(ctx, t, restore.App(), append([]string{"--store", st}, tc.args...)...)
+			if r.Code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", r.Code, tc.code, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("message does not mention %q: %s", tc.want, r.stderr)
+			if !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("message does not mention %q: %s", tc.want, r.Stderr)
 			}
 		})
 	}
-	r := run(ctx, t, restore.App(), "--store", st, "--pipeline", "beta", "--restore-point", rp, "--allow-other-pipeline")
-	if r.code != 0 {
-		t.Fatalf("--allow-other-pipeline: exit %d: %s", r.code, r.stderr)
+	r := testsupport.RunStep(ctx, t, restore.App(), "--store", st, "--pipeline", "beta", "--restore-point", rp, "--allow-other-pipeline")
+	if r.Code != 0 {
+		t.Fatalf("--allow-other-pipeline: exit %d: %s", r.Code, r.Stderr)
 	}
 }

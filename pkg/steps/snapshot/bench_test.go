@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlstate/mlstate/pkg/steps/snapshot"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
 // BenchmarkSnapshotStep runs the whole snapshot step in-process against the
@@ -15,14 +16,14 @@ import (
 func BenchmarkSnapshotStep(b *testing.B) {
 	c := newCluster(b)
 	st := "file://" + b.TempDir()
-	ws := workspace(b)
+	ws := testsupport.Workspace(b)
 	args := append([]string{"--store", st, "--pipeline", "bench", "--stage", ws}, c.targets()...)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
-		r := run(ctx, b, snapshot.App(), args...)
-		if r.code != 0 {
-			b.Fatalf("exit %d: %s", r.code, r.stderr)
+		r := testsupport.RunStep(ctx, b, snapshot.App(), args...)
+		if r.Code != 0 {
+			b.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
 	}
 }

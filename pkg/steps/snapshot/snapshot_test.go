@@ -49,24 +49,24 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	st := minioStore(t)
 	c := newCluster(t)
-	ws := workspace(t)
-	before := snapshotOf(t, ws)
+	ws := testsupport.Workspace(t)
+	before := testsupport.Fingerprint(t, ws)
 
 	args := append([]string{"--store", st, "--pipeline", "llm", "--stage", ws,
 		"--workflow-name", "train-abc", "--workflow-uid", "uid-1", "--node-id", "train-abc-111"}, c.targets()...)
-	snap := run(ctx, t, snapshot.App(), args...)
-	if snap.code != 0 {
-		t.Fatalf("snapshot exit %d: %s", snap.code, snap.stderr)
+	snap := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+	if snap.Code != 0 {
+		t.Fatalf("snapshot exit %d: %s", snap.Code, snap.Stderr)
 	}
-	rp := snap.output(t, "restore-point")
-	if restorepoint.ValidateID(rp) != nil || snap.json(t)["restore-point"] != rp {
-		t.Fatalf("restore-point output %q, JSON %s", rp, snap.stdout)
+	rp := snap.Output(t, "restore-point")
+	if restorepoint.ValidateID(rp) != nil || snap.Values["restore-point"] != rp {
+		t.Fatalf("restore-point output %q, JSON %s", rp, snap.Stdout)
 	}
-	if snap.output(t, "bytes-staged") == "0" || snap.output(t, "actionsets") == "" {
-		t.Fatalf("outputs: bytes-staged=%s actionsets=%s", snap.output(t, "bytes-staged"), snap.output(t, "actionsets"))
+	if snap.Output(t, "bytes-staged") == "0" || snap.Output(t, "actionsets") == "" {
+		t.Fatalf("outputs: bytes-staged=%s actionsets=%s", snap.Output(t, "bytes-staged"), snap.Output(t, "actionsets"))
 	}
 	// Outputs name ActionSets as NAMESPACE/NAME.
-	backupName := path.Base(snap.output(t, "actionsets"))
+	backupName := path.Base(snap.Output(t, "actionsets"))
 
 	// Training damages the workspace; the restore must bring it back exactly.
 	if err := os.WriteFile(filepath.Join(ws, "ckpt/epoch-1.pt"), []byte("garbage"), 0o644); err != nil {
@@ -82,26 +82,26 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	// does): the restore must work from the record alone.
 	c.f.DeleteActionSet(t, backupName)
 
-	res := run(ctx, t, restore.App(), append([]string{"--store", st, "--pipeline", "llm", "--restore-point", rp,
+	res := testsupport.RunStep(ctx, t, restore.App(), append([]string{"--store", st, "--pipeline", "llm", "--restore-point", rp,
 		"--workflow-uid", "uid-2", "--node-id", "restore-222"}, c.flags...)...)
-	if res.code != 0 {
-		t.Fatalf("restore exit %d: %s", res.code, res.stderr)
+	if res.Code != 0 {
+		t.Fatalf("restore exit %d: %s", res.Code, res.Stderr)
 	}
-	sameTree(t, before, snapshotOf(t, ws))
-	if res.output(t, "restore-point") != rp || res.output(t, "files") == "0" {
-		t.Fatalf("restore outputs: %s", res.stdout)
+	testsupport.SameFingerprint(t, before, testsupport.Fingerprint(t, ws))
+	if res.Output(t, "restore-point") != rp || res.Output(t, "files") == "0" {
+		t.Fatalf("restore outputs: %s", res.Stdout)
 	}
 
 	// The restore ActionSet got the backup's rendered artifacts as inputs
 	// (the kanctl --from rule), never raw templates.
 	var restoreAS *unstructured.Unstructured
 	for _, as := range c.f.ActionSets(t) {
-		if as.GetNamespace()+"/"+as.GetName() == res.output(t, "actionsets") {
+		if as.GetNamespace()+"/"+as.GetName() == res.Output(t, "actionsets") {
 			restoreAS = &as
 		}
 	}
 	if restoreAS == nil {
-		t.Fatalf("restore ActionSet %q not found", res.output(t, "actionsets"))
+		t.Fatalf("restore ActionSet %q not found", res.Output(t, "actionsets"))
 	}
 	actions, _, _ := unstructured.NestedSlice(restoreAS.Object, "spec", "actions")
 	tag, _, _ := unstructured.NestedString(actions[0].(map[string]any), "artifacts", "snap", "keyValue", "backupTag")
@@ -118,75 +118,75 @@ func TestSnapshotRetryAdoptsActionSet(t *testing.T) {
 	c := newCluster(t)
 	st := "file://" + t.TempDir()
 	args := append([]string{"--store", st, "--pipeline", "llm", "--workflow-uid", "uid-r", "--node-id", "wf-r-1"}, c.targets()...)
-	first := run(ctx, t, snapshot.App(), args...)
-	second := run(ctx, t, snapshot.App(), args...)
-	if first.code != 0 || second.code != 0 {
-		t.Fatalf("exits %d, %d: %s %s", first.code, second.code, first.stderr, second.stderr)
+	first := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+	second := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+	if first.Code != 0 || second.Code != 0 {
+		t.Fatalf("exits %d, %d: %s %s", first.Code, second.Code, first.Stderr, second.Stderr)
 	}
 	if n := len(c.f.ActionSets(t)); n != 1 || c.f.StandIn.Created() != 1 {
 		t.Fatalf("a retried step created %d ActionSets (stand-in saw %d), want 1", n, c.f.StandIn.Created())
 	}
-	if first.output(t, "actionsets") != second.output(t, "actionsets") {
-		t.Fatalf("retry used ActionSet %s, first attempt %s", second.output(t, "actionsets"), first.output(t, "actionsets"))
+	if first.Output(t, "actionsets") != second.Output(t, "actionsets") {
+		t.Fatalf("retry used ActionSet %s, first attempt %s", second.Output(t, "actionsets"), first.Output(t, "actionsets"))
 	}
 }
 
 func TestSnapshotStagingOnlyAndLatest(t *testing.T) {
 	ctx := context.Background()
 	st := "file://" + t.TempDir()
-	ws := workspace(t)
-	first := run(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
-	if first.code != 0 {
-		t.Fatalf("exit %d: %s", first.code, first.stderr)
+	ws := testsupport.Workspace(t)
+	first := testsupport.RunStep(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
+	if first.Code != 0 {
+		t.Fatalf("exit %d: %s", first.Code, first.Stderr)
 	}
-	if first.output(t, "actionsets") != "" {
-		t.Fatalf("staging-only snapshot reports ActionSets %q", first.output(t, "actionsets"))
+	if first.Output(t, "actionsets") != "" {
+		t.Fatalf("staging-only snapshot reports ActionSets %q", first.Output(t, "actionsets"))
 	}
 	if err := os.WriteFile(filepath.Join(ws, "metrics/loss.json"), []byte(`{"loss": 0.4}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := snapshotOf(t, ws)
-	second := run(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
-	if second.code != 0 {
-		t.Fatalf("exit %d: %s", second.code, second.stderr)
+	want := testsupport.Fingerprint(t, ws)
+	second := testsupport.RunStep(ctx, t, snapshot.App(), "--store", st, "--pipeline", "cv", "--stage", ws)
+	if second.Code != 0 {
+		t.Fatalf("exit %d: %s", second.Code, second.Stderr)
 	}
 	if err := os.RemoveAll(ws); err != nil {
 		t.Fatal(err)
 	}
-	res := run(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--latest")
-	if res.code != 0 {
-		t.Fatalf("restore --latest exit %d: %s", res.code, res.stderr)
+	res := testsupport.RunStep(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--latest")
+	if res.Code != 0 {
+		t.Fatalf("restore --latest exit %d: %s", res.Code, res.Stderr)
 	}
-	if res.output(t, "restore-point") != second.output(t, "restore-point") {
-		t.Fatalf("--latest restored %s, want %s", res.output(t, "restore-point"), second.output(t, "restore-point"))
+	if res.Output(t, "restore-point") != second.Output(t, "restore-point") {
+		t.Fatalf("--latest restored %s, want %s", res.Output(t, "restore-point"), second.Output(t, "restore-point"))
 	}
-	sameTree(t, want, snapshotOf(t, ws))
+	testsupport.SameFingerprint(t, want, testsupport.Fingerprint(t, ws))
 
 	// --to puts the tree elsewhere and leaves the original path alone.
 	alt := filepath.Join(t.TempDir(), "alt")
-	res = run(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--restore-point", first.output(t, "restore-point"), "--to", ws+"="+alt)
-	if res.code != 0 {
-		t.Fatalf("restore --to exit %d: %s", res.code, res.stderr)
+	res = testsupport.RunStep(ctx, t, restore.App(), "--store", st, "--pipeline", "cv", "--restore-point", first.Output(t, "restore-point"), "--to", ws+"="+alt)
+	if res.Code != 0 {
+		t.Fatalf("restore --to exit %d: %s", res.Code, res.Stderr)
 	}
-	if got := snapshotOf(t, alt)["metrics/loss.json"]; !strings.Contains(got, "0.5") {
+	if got, _ := os.ReadFile(filepath.Join(alt, "metrics/loss.json")); !strings.Contains(string(got), "0.5") {
 		t.Fatalf("--to restored loss.json %q, want the first snapshot's", got)
 	}
-	sameTree(t, want, snapshotOf(t, ws))
+	testsupport.SameFingerprint(t, want, testsupport.Fingerprint(t, ws))
 }
 
 func TestSnapshotKanisterOnly(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	dir := t.TempDir()
-	snap := run(ctx, t, snapshot.App(), append([]string{"--store", "file://" + dir, "--pipeline", "db"}, c.targets()...)...)
-	if snap.code != 0 {
-		t.Fatalf("exit %d: %s", snap.code, snap.stderr)
+	snap := testsupport.RunStep(ctx, t, snapshot.App(), append([]string{"--store", "file://" + dir, "--pipeline", "db"}, c.targets()...)...)
+	if snap.Code != 0 {
+		t.Fatalf("exit %d: %s", snap.Code, snap.Stderr)
 	}
 	st, err := storeurl.Open(ctx, "file://"+dir, storeurl.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := restorepoint.Get(ctx, st, "db", snap.output(t, "restore-point"), false)
+	rec, err := restorepoint.Get(ctx, st, "db", snap.Output(t, "restore-point"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,21 +202,21 @@ func TestSnapshotKanisterFailureLeavesNoRestorePoint(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	dir := t.TempDir()
-	ws := workspace(t)
+	ws := testsupport.Workspace(t)
 	args := append([]string{"--store", "file://" + dir, "--pipeline", "llm", "--stage", ws,
 		"--option", "mlstate-standin/fail-phase=backupVolume",
 		"--option", "mlstate-standin/fail-message=restic: repository is locked"}, c.targets()...)
-	snap := run(ctx, t, snapshot.App(), args...)
-	if snap.code != exitcode.Kanister {
-		t.Fatalf("exit %d, want %d: %s", snap.code, exitcode.Kanister, snap.stderr)
+	snap := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+	if snap.Code != exitcode.Kanister {
+		t.Fatalf("exit %d, want %d: %s", snap.Code, exitcode.Kanister, snap.Stderr)
 	}
 	for _, want := range []string{"backupVolume", "restic: repository is locked", "no restore point was recorded", "describe actionset"} {
-		if !strings.Contains(snap.stderr, want) {
-			t.Errorf("stderr does not mention %q:\n%s", want, snap.stderr)
+		if !strings.Contains(snap.Stderr, want) {
+			t.Errorf("stderr does not mention %q:\n%s", want, snap.Stderr)
 		}
 	}
-	if snap.output(t, "restore-point") != "" {
-		t.Fatalf("failed snapshot published restore point %q", snap.output(t, "restore-point"))
+	if snap.Output(t, "restore-point") != "" {
+		t.Fatalf("failed snapshot published restore point %q", snap.Output(t, "restore-point"))
 	}
 	st, _ := storeurl.Open(ctx, "file://"+dir, storeurl.Options{})
 	if ids, err := restorepoint.List(ctx, st, "llm"); err != nil || len(ids) != 0 {
@@ -238,17 +238,17 @@ func TestSnapshotSIGTERMMidWait(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	snap := run(ctx, t, snapshot.App(), args...)
-	if snap.code != exitcode.Cancelled {
-		t.Fatalf("exit %d, want %d: %s", snap.code, exitcode.Cancelled, snap.stderr)
+	snap := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+	if snap.Code != exitcode.Cancelled {
+		t.Fatalf("exit %d, want %d: %s", snap.Code, exitcode.Cancelled, snap.Stderr)
 	}
 	if time.Since(start) > 20*time.Second {
 		t.Fatalf("snapshot kept waiting %s after SIGTERM", time.Since(start))
 	}
-	if !strings.Contains(snap.stderr, "left to Kanister") {
-		t.Fatalf("message does not say the ActionSet is left to Kanister: %s", snap.stderr)
+	if !strings.Contains(snap.Stderr, "left to Kanister") {
+		t.Fatalf("message does not say the ActionSet is left to Kanister: %s", snap.Stderr)
 	}
-	if _, err := os.Stat(filepath.Join(snap.outputs, "restore-point")); err != nil {
+	if _, err := os.Stat(filepath.Join(snap.OutputsDir, "restore-point")); err != nil {
 		t.Fatalf("no restore-point output after SIGTERM: %v", err)
 	}
 }
