@@ -30,14 +30,22 @@ type StepRun struct {
 	OutputsDir string
 }
 
-// RunStep runs app with args (after the program name), with a fresh
-// --outputs-dir placed first and empty stdin, and logs the run.
+// RunStep runs app with args (after the program name) and empty stdin, and
+// logs the run. When the app has a top-level --outputs-dir, a fresh one is
+// placed first (a later --outputs-dir in args wins).
 func RunStep(ctx context.Context, t testing.TB, app *cli.App, args ...string) StepRun {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	app.Writer, app.Reader = &stdout, strings.NewReader("")
-	out := t.TempDir()
-	full := append([]string{app.Name, "--outputs-dir", out}, args...)
+	full := []string{app.Name}
+	var out string
+	for _, f := range app.Flags {
+		if slices.Contains(f.Names(), "outputs-dir") {
+			out = t.TempDir()
+			full = append(full, "--outputs-dir", out)
+		}
+	}
+	full = append(full, args...)
 	code := stepcli.Run(ctx, app, full, &stderr)
 	r := StepRun{Code: code, Stdout: stdout.String(), Stderr: stderr.String(), OutputsDir: out}
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")

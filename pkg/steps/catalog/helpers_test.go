@@ -1,17 +1,14 @@
 package catalog_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mlstate/mlstate/pkg/restorepoint"
 	"github.com/mlstate/mlstate/pkg/snapshot"
-	"github.com/mlstate/mlstate/pkg/stepcli"
 	"github.com/mlstate/mlstate/pkg/steps/catalog"
 	"github.com/mlstate/mlstate/pkg/store"
 	"github.com/mlstate/mlstate/pkg/store/storeurl"
@@ -28,12 +25,8 @@ type result struct {
 // runCatalog runs the catalog step in-process with args (after "catalog").
 func runCatalog(t *testing.T, args ...string) result {
 	t.Helper()
-	var out, errb bytes.Buffer
-	app := catalog.App()
-	app.Writer = &out
-	code := stepcli.Run(context.Background(), app, append([]string{"catalog"}, args...), &errb)
-	t.Logf("catalog %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	r := testsupport.RunStep(context.Background(), t, catalog.App(), args...)
+	return result{code: r.Code, stdout: r.Stdout, stderr: r.Stderr}
 }
 
 // backend is a store for a test, by URL and opened.
@@ -69,23 +62,6 @@ func open(t *testing.T, url, dir string) backend {
 }
 
 var backends = map[string]func(*testing.T) backend{"file": fileBackend, "minio": minioBackend}
-
-// writeFiles replaces dir's content with files (path → content).
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // take snapshots dir as a restore point of pipeline.
 func take(t *testing.T, st store.Store, pipeline, dir string) *restorepoint.Record {

@@ -9,15 +9,16 @@ import (
 	"github.com/mlstate/mlstate/pkg/catalog"
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 	"github.com/mlstate/mlstate/pkg/tree"
 )
 
 func TestListShowDiff(t *testing.T) {
 	b := minioBackend(t)
 	dir := filepath.Join(t.TempDir(), "ckpt")
-	writeFiles(t, dir, map[string]string{"a.txt": "one", "b.txt": "two", "sub/c.txt": "three"})
+	testsupport.WriteFiles(t, dir, map[string]string{"a.txt": "one", "b.txt": "two", "sub/c.txt": "three"})
 	rp1 := take(t, b.st, "train", dir)
-	writeFiles(t, dir, map[string]string{"a.txt": "ONE", "sub/c.txt": "three", "d.txt": "four", "e.bin": random(1000, 1)})
+	testsupport.WriteFiles(t, dir, map[string]string{"a.txt": "ONE", "sub/c.txt": "three", "d.txt": "four", "e.bin": random(1000, 1)})
 	rp2 := take(t, b.st, "train", dir)
 	common := []string{"--store", b.url, "--pipeline", "train"}
 

@@ -85,7 +85,7 @@ func TestPruneKanisterDelete(t *testing.T) {
 		nil,
 		nil,
 	} {
-		writeFiles(t, dir, map[string]string{"epoch.bin": random(2000, byte(40+i))})
+		testsupport.WriteFiles(t, dir, map[string]string{"epoch.bin": random(2000, byte(40+i))})
 		time.Sleep(3 * time.Millisecond)
 		rec, err := snapshot.Take(ctx, b.st, snapshot.Options{
 			Pipeline: "train", Kanister: kc, KanisterNamespace: ns, Stage: []string{dir},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 	"github.com/mlstate/mlstate/pkg/tree"
 )
 
@@ -22,11 +23,11 @@ func TestPruneRetention(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	var recs []string
 	for i := range 4 {
-		writeFiles(t, dir, map[string]string{"epoch.bin": random(3000, byte(10+i))})
+		testsupport.WriteFiles(t, dir, map[string]string{"epoch.bin": random(3000, byte(10+i))})
 		recs = append(recs, take(t, b.st, "train", dir).ID)
 	}
 	otherDir := filepath.Join(t.TempDir(), "other")
-	writeFiles(t, otherDir, map[string]string{"only-here.bin": random(4000, 99)})
+	testsupport.WriteFiles(t, otherDir, map[string]string{"only-here.bin": random(4000, 99)})
 	other := take(t, b.st, "other", otherDir)
 	args := []string{"prune", "--store", b.url, "--pipeline", "train", "--outputs-dir", t.TempDir()}
 
@@ -137,16 +138,16 @@ func TestPruneDuringPush(t *testing.T) {
 			b := newBackend(t)
 			shared := random(20000, 7)
 			dir := filepath.Join(t.TempDir(), "ckpt")
-			writeFiles(t, dir, map[string]string{"a-shared.bin": shared, "old.bin": random(9000, 8)})
+			testsupport.WriteFiles(t, dir, map[string]string{"a-shared.bin": shared, "old.bin": random(9000, 8)})
 			old := take(t, b.st, "train", dir)
-			writeFiles(t, dir, map[string]string{"new.bin": random(9000, 9)})
+			testsupport.WriteFiles(t, dir, map[string]string{"new.bin": random(9000, 9)})
 			take(t, b.st, "train", dir)
 			if b.dir != "" {
 				age(t, b.dir, 48*time.Hour)
 			}
 
 			src := filepath.Join(t.TempDir(), "dataset")
-			writeFiles(t, src, map[string]string{"a-shared.bin": shared, "b-fresh.bin": random(15000, 10)})
+			testsupport.WriteFiles(t, src, map[string]string{"a-shared.bin": shared, "b-fresh.bin": random(15000, 10)})
 			h := &holdAt{held: make(chan struct{}), release: make(chan struct{})}
 			type pushed struct {
 				res tree.PushResult

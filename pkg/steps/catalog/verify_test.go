@@ -11,6 +11,7 @@ import (
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 	"github.com/mlstate/mlstate/pkg/tree"
 )
 
@@ -23,7 +24,7 @@ func TestVerifyFindsCorruptAndMissingChunks(t *testing.T) {
 			ctx := context.Background()
 			b := newBackend(t)
 			dir := filepath.Join(t.TempDir(), "data")
-			writeFiles(t, dir, map[string]string{
+			testsupport.WriteFiles(t, dir, map[string]string{
 				"good.txt": "fine", "corrupt.bin": random(5000, 2), "gone/missing.bin": random(7000, 3),
 			})
 			rec := take(t, b.st, "train", dir)
