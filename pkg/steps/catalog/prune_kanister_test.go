@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
@@ -20,60 +17,14 @@ import (
 	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
-// pruneBlueprint's delete action needs the backup's artifacts, as real
-// ones (DeleteData with backupTag) do.
-const pruneBlueprint = `
-actions:
-  backup:
-    outputArtifacts:
-      volBackup:
-        keyValue:
-          backupID: "{{ .Phases.copy.Output.backupID }}"
-    phases:
-    - func: CopyVolumeData
-      name: copy
-      args:
-        namespace: "{{ .PVC.Namespace }}"
-        volume: "{{ .PVC.Name }}"
-        dataArtifactPrefix: "ml-state/ckpt"
-  delete:
-    phases:
-    - func: DeleteData
-      name: deleteData
-      args:
-        namespace: "{{ .PVC.Namespace }}"
-        backupID: "{{ .ArtifactsIn.volBackup.KeyValue.backupID }}"
-`
-
 // TestPruneKanisterDelete prunes restore points with Kanister backups: the
 // Blueprint's delete action runs with each record's artifacts; the one whose
-// delete fails (the stand-in fails its deleteData phase on request) keeps
+// delete fails (the stand-in fails its deleteVolumeData phase on request) keeps
 // its record, the others go, and prune exits 13 naming the kept one.
 func TestPruneKanisterDelete(t *testing.T) {
 	ctx := context.Background()
-	k := testsupport.Kube(t)
-	ns := k.Namespace(t, "prune")
-	bp := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(pruneBlueprint), &bp.Object); err != nil {
-		t.Fatal(err)
-	}
-	bp.SetAPIVersion("cr.kanister.io/v1alpha1")
-	bp.SetKind("Blueprint")
-	bp.SetName("bp")
-	if _, err := k.Dynamic.Resource(kanister.BlueprintGVR).Namespace(ns).Create(ctx, bp, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-		},
-	}
-	if _, err := k.Clientset.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	testsupport.StartKanisterStandIn(t, k, ns)
+	f := testsupport.NewKanisterFixture(t)
+	k, ns := f.Kube, f.Namespace
 	kc := &kanister.Client{Dynamic: k.Dynamic, Kube: k.Clientset, Namespace: ns,
 		Timeouts: kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, Stalled: 20 * time.Second}}
 
@@ -81,7 +32,7 @@ func TestPruneKanisterDelete(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	var recs []*restorepoint.Record
 	for i, opts := range []map[string]string{
-		{testsupport.StandInOption + "fail-phase": "deleteData", testsupport.StandInOption + "fail-message": "backup repository is read-only"},
+		{testsupport.StandInOption + "fail-phase": "deleteVolumeData", testsupport.StandInOption + "fail-message": "backup repository is read-only"},
 		nil,
 		nil,
 	} {
@@ -89,8 +40,8 @@ func TestPruneKanisterDelete(t *testing.T) {
 		time.Sleep(3 * time.Millisecond)
 		rec, err := snapshot.Take(ctx, b.st, snapshot.Options{
 			Pipeline: "train", Kanister: kc, KanisterNamespace: ns, Stage: []string{dir},
-			Actions: []kanister.ActionSpec{{Name: "backup", Blueprint: "bp",
-				Object: kanister.ObjectRef{Kind: "pvc", Namespace: ns, Name: "data"}, Options: opts}},
+			Actions: []kanister.ActionSpec{{Name: "backup", Blueprint: testsupport.FixtureBlueprint,
+				Object: kanister.ObjectRef{Kind: "pvc", Namespace: ns, Name: testsupport.FixturePVC}, Options: opts}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +76,7 @@ func TestPruneKanisterDelete(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for _, rec := range recs[:2] {
-		want[rec.Kanister[0].Artifacts["volBackup"].KeyValue["backupID"]] = true
+		want[rec.Kanister[0].Artifacts["snap"].KeyValue["backupID"]] = true
 	}
 	for _, as := range list.Items {
 		actions, _, _ := unstructured.NestedSlice(as.Object, "spec", "actions")
@@ -133,7 +84,7 @@ func TestPruneKanisterDelete(t *testing.T) {
 		if a["name"] != "delete" {
 			continue
 		}
-		id, _, _ := unstructured.NestedString(a, "artifacts", "volBackup", "keyValue", "backupID")
+		id, _, _ := unstructured.NestedString(a, "artifacts", "snap", "keyValue", "backupID")
 		if !want[id] {
 			t.Errorf("delete ActionSet %s has backupID %q, want one of %v", as.GetName(), id, want)
 		}

@@ -5,38 +5,12 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/testsupport"
 )
-
-const guardBlueprint = `
-actions:
-  backup:
-    outputArtifacts:
-      volBackup:
-        keyValue:
-          backupTag: "{{ .Phases.copy.Output.backupTag }}"
-    phases:
-    - func: CopyVolumeData
-      name: copy
-      args:
-        namespace: "{{ .PVC.Namespace }}"
-        volume: "{{ .PVC.Name }}"
-        dataArtifactPrefix: "ml-state/ckpt"
-  restore:
-    phases:
-    - func: RestoreData
-      name: restoreData
-      args:
-        namespace: "{{ .PVC.Namespace }}"
-        backupTag: "{{ .ArtifactsIn.volBackup.KeyValue.backupTag }}"
-`
 
 // TestGuardKanister: guard backs up a PVC through Kanister (the test-only
 // stand-in controller) and stages a workspace; the command fails; guard runs
@@ -44,35 +18,13 @@ actions:
 // workspace back, then exits with the command's status.
 func TestGuardKanister(t *testing.T) {
 	ctx := context.Background()
-	k := testsupport.Kube(t)
-	ns := k.Namespace(t, "guard")
-	bp := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(guardBlueprint), &bp.Object); err != nil {
-		t.Fatal(err)
-	}
-	bp.SetAPIVersion("cr.kanister.io/v1alpha1")
-	bp.SetKind("Blueprint")
-	bp.SetName("bp")
-	if _, err := k.Dynamic.Resource(kanister.BlueprintGVR).Namespace(ns).Create(ctx, bp, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-		},
-	}
-	if _, err := k.Clientset.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	testsupport.StartKanisterStandIn(t, k, ns)
-
+	f := testsupport.NewKanisterFixture(t)
+	k, ns := f.Kube, f.Namespace
 	ws := testsupport.Workspace(t)
 	before := testsupport.Fingerprint(t, ws)
 	start := time.Now()
 	r := runGuard(t, "--store", fileStore(t), "--pipeline", "train", "--stage", ws, "--outputs-dir", t.TempDir(),
-		"--object", "pvc/"+ns+"/data", "--blueprint", "bp",
+		"--object", f.Object(), "--blueprint", testsupport.FixtureBlueprint,
 		"--kubeconfig", testsupport.Kubeconfig(t, k.Config), "--kanister-namespace", ns,
 		"--workflow-uid", "uid-guard-1", "--node-id", "train-node-1",
 		"--", "sh", "-c", vandal, "sh", ws, "4")
@@ -94,7 +46,7 @@ func TestGuardKanister(t *testing.T) {
 		state, _, _ := unstructured.NestedString(as.Object, "status", "state")
 		states[a["name"].(string)] = state
 		if a["name"] == "restore" {
-			restoreTag, _, _ = unstructured.NestedString(a, "artifacts", "volBackup", "keyValue", "backupTag")
+			restoreTag, _, _ = unstructured.NestedString(a, "artifacts", "snap", "keyValue", "backupTag")
 		}
 	}
 	if states["backup"] != kanister.StateComplete || states["restore"] != kanister.StateComplete || len(list.Items) != 2 {
