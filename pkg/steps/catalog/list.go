@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mlstate/mlstate/pkg/catalog"
+	"github.com/mlstate/mlstate/pkg/progress"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
 	"github.com/mlstate/mlstate/pkg/stepcli"
 )
@@ -47,7 +48,7 @@ func list(c *cli.Context) error {
 	fmt.Fprintln(tw, "RESTORE POINT\tCREATED\tWORKFLOW\tKANISTER\tTREES\tFILES\tSTAGED")
 	for _, s := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.ID, s.Created, dash(s.Workflow), dash(strings.Join(s.Kanister, ", ")),
-			s.Trees, s.Files, humanBytes(s.StagedBytes))
+			s.Trees, s.Files, progress.Bytes(s.StagedBytes))
 	}
 	return tw.Flush()
 }
@@ -85,17 +86,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

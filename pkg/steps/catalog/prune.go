@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlstate/mlstate/pkg/catalog"
 	"github.com/mlstate/mlstate/pkg/outputs"
+	"github.com/mlstate/mlstate/pkg/progress"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
 	"github.com/mlstate/mlstate/pkg/stepcli"
 	"github.com/mlstate/mlstate/pkg/steps/stepflags"
@@ -131,7 +132,7 @@ func report(c *cli.Context, e *env, res catalog.PruneResult, dry bool) error {
 	fmt.Fprintf(e.out, "%d kept, %d %s, %d failed\n", len(res.Kept), len(res.Removed), verb, len(res.Failed))
 	if s := res.Sweep; s != nil {
 		fmt.Fprintf(e.out, "sweep: %d live trees, %d trees and %d chunks (%s) %s, %d pushes in progress\n",
-			s.LiveTrees, s.TreesDeleted, s.ChunksDeleted, humanBytes(s.BytesDeleted), map[bool]string{true: "to delete", false: "deleted"}[dry], s.ActivePushes)
+			s.LiveTrees, s.TreesDeleted, s.ChunksDeleted, progress.Bytes(s.BytesDeleted), map[bool]string{true: "to delete", false: "deleted"}[dry], s.ActivePushes)
 	}
 	return nil
 }
