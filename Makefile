@@ -54,6 +54,8 @@ lint:
 ## bench: mlstate vs mc mirror vs rclone copy on one local MinIO (~1,000×100 KiB + 8×100 MiB); prints a table
 bench: testenv
 	@bash hack/bench.sh
+	@echo; echo "Kanister side (envtest + the test-only stand-in): completion latency and whole-step overhead"
+	$(GO) test -run '^$$' -bench 'CompletionLatency|SnapshotStep' -benchtime 50x ./pkg/kanister ./pkg/steps/snapshot
 
 ## clean: remove build output (keeps the test servers; `rm -rf bin` removes those too)
 clean:
