@@ -76,6 +76,10 @@ func runCmd(env []string, stdout io.Writer, name string, args ...string) (measur
 	cmd.Env = env
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &errb
+	// Flush what the previous command left dirty, so that its write-back
+	// (and the fsyncs it slows down in MinIO) is not billed to this one:
+	// without it, whichever tool runs right after a large write loses.
+	syscall.Sync()
 	start := time.Now()
 	err := cmd.Run()
 	m := measure{secs: time.Since(start).Seconds(), uploaded: -1}

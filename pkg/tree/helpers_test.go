@@ -37,7 +37,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	})
 }
 
-func minioStore(t *testing.T) store.Store {
+func minioStore(t testing.TB) store.Store {
 	s := testsupport.MinIO(t)
 	st, err := s3store.New(context.Background(), s3store.Config{
 		Endpoint: s.Endpoint, Bucket: s.Bucket(t), Prefix: "mlstate", AccessKey: s.AccessKey, SecretKey: s.SecretKey,
@@ -57,7 +57,7 @@ func randBytes(seed int64, n int) []byte {
 var epoch = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
 
 // writeFile writes p under root with a fixed mode and mtime.
-func writeFile(t *testing.T, root, p string, data []byte, mode fs.FileMode, mtime time.Time) {
+func writeFile(t testing.TB, root, p string, data []byte, mode fs.FileMode, mtime time.Time) {
 	t.Helper()
 	abs := filepath.Join(root, filepath.FromSlash(p))
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
