@@ -2,8 +2,10 @@ package tree
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,8 +55,8 @@ func closeAll(files []*dlFile) {
 }
 
 // download fetches every chunk of m's files into the files created under
-// root, with Concurrency workers, each holding at most one chunk in memory.
-// Every chunk is hashed before it is written; the first failure stops all.
+// root, with Concurrency workers, each holding one piece of a chunk in memory.
+// Every chunk is hashed as it is written; the first failure stops all.
 func download(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -65,12 +67,12 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 0, maxChunk)
+			w := newFetcher(st)
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := fetchChunk(ctx, st, j, &buf); err != nil {
+				if err := w.fetch(ctx, j); err != nil {
 					cancel(err)
 					continue
 				}
@@ -105,43 +107,62 @@ feed:
 	return got.Load(), context.Cause(ctx)
 }
 
-func fetchChunk(ctx context.Context, st store.Store, j dlJob, buf *[]byte) error {
-	if j.chunk.Size > maxChunk && int64(cap(*buf)) < j.chunk.Size {
-		// Written by another chunker configuration; still bounded by the manifest.
-		*buf = make([]byte, 0, j.chunk.Size)
-	}
-	data := (*buf)[:j.chunk.Size]
+// pieceSize is how much of a chunk a download worker holds at once: small
+// enough that each piece is hashed and written while still in the CPU cache.
+const pieceSize = 256 << 10
+
+// fetcher is one download worker's reusable state.
+type fetcher struct {
+	st  store.Store
+	buf []byte
+	h   hash.Hash
+}
+
+func newFetcher(st store.Store) *fetcher {
+	return &fetcher{st: st, buf: make([]byte, pieceSize), h: sha256.New()}
+}
+
+// fetch streams one chunk into its file piece by piece, hashing as it goes.
+// Writing before the digest is checked is safe: the bytes land in the
+// staging directory, and a mismatch fails the pull, which removes it.
+func (w *fetcher) fetch(ctx context.Context, j dlJob) error {
 	path := j.file.path
-	rc, err := st.Get(ctx, chunkKey(j.chunk.Digest))
+	rc, err := w.st.Get(ctx, chunkKey(j.chunk.Digest))
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("pull %s: %w: %s", path, ErrChunkMissing, j.chunk.Digest)
 	}
 	if err != nil {
 		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
 	}
-	_, err = io.ReadFull(rc, data)
-	if err == nil {
-		var extra [1]byte
-		if n, _ := rc.Read(extra[:]); n > 0 {
-			err = io.ErrUnexpectedEOF // longer than recorded: cannot match
-		}
-	}
-	rc.Close()
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", path, ErrDigestMismatch, j.chunk.Digest)
-	}
-	if err != nil {
-		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
-	}
-	if Sum(data) != j.chunk.Digest {
-		return fmt.Errorf("pull %s: %w: chunk %s", path, ErrDigestMismatch, j.chunk.Digest)
-	}
+	defer rc.Close()
 	f, err := j.file.open()
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", path, err)
 	}
-	if _, err = f.WriteAt(data, j.offset); err != nil {
-		return fmt.Errorf("pull %s: %w", path, err)
+	w.h.Reset()
+	off, end := j.offset, j.offset+j.chunk.Size
+	for off < end {
+		n, err := io.ReadFull(rc, w.buf[:min(int64(len(w.buf)), end-off)])
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", path, ErrDigestMismatch, j.chunk.Digest)
+		}
+		if err != nil {
+			return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
+		}
+		w.h.Write(w.buf[:n])
+		if _, err := f.WriteAt(w.buf[:n], off); err != nil {
+			return fmt.Errorf("pull %s: %w", path, err)
+		}
+		off += int64(n)
+	}
+	var extra [1]byte
+	if n, _ := rc.Read(extra[:]); n > 0 {
+		// Longer than recorded: cannot match.
+		return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", path, ErrDigestMismatch, j.chunk.Digest)
+	}
+	var got ID
+	if w.h.Sum(got[:0]); got != j.chunk.Digest {
+		return fmt.Errorf("pull %s: %w: chunk %s", path, ErrDigestMismatch, j.chunk.Digest)
 	}
 	if err := j.file.done(); err != nil {
 		return fmt.Errorf("pull %s: %w", path, err)
