@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mlstate/mlstate/pkg/store"
 )
 
@@ -21,8 +23,10 @@ type dlJob struct {
 	chunk  Chunk
 }
 
-// dlFile is a file being downloaded: opened once, written at offsets by
-// any worker, closed by whichever writes its last chunk.
+// dlFile is a file being downloaded: created by whichever worker writes its
+// first chunk (so file creation overlaps the downloads instead of preceding
+// them), written at offsets by any worker, closed by whichever writes its
+// last chunk.
 type dlFile struct {
 	path string // relative, for messages
 	abs  string
@@ -33,7 +37,9 @@ type dlFile struct {
 }
 
 func (d *dlFile) open() (*os.File, error) {
-	d.once.Do(func() { d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY, 0) })
+	d.once.Do(func() {
+		d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	})
 	return d.f, d.err
 }
 
@@ -83,28 +89,55 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 	}
 	var files []*dlFile
 	defer func() { closeAll(files) }()
-feed:
-	for _, e := range m.Entries {
-		if len(e.Chunks) == 0 {
-			continue
-		}
-		f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
-		f.left.Store(int64(len(e.Chunks)))
-		files = append(files, f)
-		var off int64
-		for _, c := range e.Chunks {
-			j := dlJob{file: f, offset: off, chunk: c}
-			off += c.Size
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				break feed
+	var window []*dlQueue
+	next := 0 // next entry of m to enter the window
+	for {
+		for len(window) < opts.Concurrency && next < len(m.Entries) {
+			if e := &m.Entries[next]; len(e.Chunks) > 0 {
+				f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
+				f.left.Store(int64(len(e.Chunks)))
+				files = append(files, f)
+				window = append(window, &dlQueue{file: f, chunks: e.Chunks})
 			}
+			next++
+		}
+		if len(window) == 0 || !feedRound(ctx, jobs, &window) {
+			break
 		}
 	}
 	close(jobs)
 	wg.Wait()
 	return got.Load(), context.Cause(ctx)
+}
+
+// dlQueue is the rest of one file's chunks.
+type dlQueue struct {
+	file   *dlFile
+	chunks []Chunk
+	offset int64
+}
+
+// feedRound sends one chunk of each file in the window, dropping files with
+// nothing left, and reports false when ctx is done. Taking turns between up
+// to Concurrency files keeps workers from queueing on one file's inode lock
+// (buffered writes to a file are serialized) while a large file's chunks
+// would otherwise all go to the same file at once.
+func feedRound(ctx context.Context, jobs chan<- dlJob, window *[]*dlQueue) bool {
+	kept := (*window)[:0]
+	for _, q := range *window {
+		c := q.chunks[0]
+		select {
+		case jobs <- dlJob{file: q.file, offset: q.offset, chunk: c}:
+		case <-ctx.Done():
+			return false
+		}
+		q.chunks, q.offset = q.chunks[1:], q.offset+c.Size
+		if len(q.chunks) > 0 {
+			kept = append(kept, q)
+		}
+	}
+	*window = kept
+	return true
 }
 
 // pieceSize is how much of a chunk a download worker holds at once: small

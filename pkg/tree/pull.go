@@ -99,8 +99,9 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	return res, nil
 }
 
-// materialize writes every entry of m under root: directories first (owner
-// writable until finishDirs), then file contents in parallel, then symlinks.
+// materialize writes every entry of m under root: directories and empty
+// files first (directories owner writable until finishDirs), then file
+// contents in parallel, then symlinks.
 func materialize(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions, res *PullResult) error {
 	var total int64
 	for _, e := range m.Entries {
@@ -111,18 +112,17 @@ func materialize(ctx context.Context, st store.Store, m *Manifest, root string, 
 				return fmt.Errorf("pull %s: %w", e.Path, err)
 			}
 		case TypeFile:
+			total += e.Size
+			if len(e.Chunks) > 0 {
+				continue // created by the download
+			}
 			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 			if err != nil {
 				return fmt.Errorf("pull %s: %w", e.Path, err)
 			}
-			err = f.Truncate(e.Size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
+			if err := f.Close(); err != nil {
 				return fmt.Errorf("pull %s: %w", e.Path, err)
 			}
-			total += e.Size
 		}
 	}
 	opts.Progress.SetTotal(total)
