@@ -202,8 +202,11 @@ func mustEncode(m *Manifest) []byte {
 	return b
 }
 
-// run reads the todo files with Concurrency workers, feeding new chunks to
-// as many uploaders. The first error cancels everything.
+// run reads the todo files and feeds new chunks to Concurrency uploaders.
+// Files cut by a chunker have their own Concurrency/2 readers, which bounds
+// the chunkers' buffers; Concurrency more read small files meanwhile, so
+// the store gets both kinds of request at once. The first error cancels
+// everything.
 func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -211,28 +214,22 @@ func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 		p.uploaded.Add(int64(n))
 		p.chunks.Add(1)
 	}, cancel)
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range p.opts.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				if err := p.readFile(ctx, &entries[i], up); err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-feed:
+	var small, large []int
 	for _, i := range todo {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
+		if entries[i].Size > minChunk {
+			large = append(large, i)
+		} else {
+			small = append(small, i)
 		}
 	}
-	close(jobs)
+	var wg sync.WaitGroup
+	read := func(i int) {
+		if err := p.readFile(ctx, &entries[i], up); err != nil {
+			cancel(err)
+		}
+	}
+	feed(ctx, &wg, small, p.opts.Concurrency, read)
+	feed(ctx, &wg, large, max(1, p.opts.Concurrency/2), read)
 	wg.Wait()
 	up.close()
 	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
@@ -240,6 +237,32 @@ feed:
 		return err
 	}
 	return nil
+}
+
+// feed runs fn on each of items with n workers until ctx is done.
+func feed(ctx context.Context, wg *sync.WaitGroup, items []int, n int, fn func(int)) {
+	jobs := make(chan int)
+	for range min(n, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				fn(i)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		for _, i := range items {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 // readFile chunks one file, retrying when it changes under us.
