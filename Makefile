@@ -43,7 +43,7 @@ test-examples:
 
 ## unit: the tests that need no server (integration tests skip outside CI)
 unit:
-	KUBEBUILDER_ASSETS= MLSTATE_MINIO_BIN=/nonexistent $(GO) test -short -count=1 ./...
+	$(GO) test -short -count=1 ./...
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -7,6 +7,7 @@
 // The server binaries are built by `make testenv` into bin/testenv. When they
 // are missing a test skips with a message naming `make testenv`, except when
 // the CI variable is set: then it fails, so CI can never pass by skipping.
+// Under -short (`make unit`) integration tests skip without looking.
 //
 // A package that uses these servers calls Main from its TestMain so that they
 // are torn down when its tests end:
@@ -41,6 +42,15 @@ func onTeardown(f func()) {
 	teardownMu.Lock()
 	defer teardownMu.Unlock()
 	teardowns = append(teardowns, f)
+}
+
+// skipShort skips integration tests under -short (make unit), which asks
+// for the tests that need no server; CI runs make test, without -short.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the test servers; skipped by -short (make unit)")
+	}
 }
 
 // missing reports a test-environment binary that is not there: a failure in

@@ -62,6 +62,7 @@ func KubeAssets(t testing.TB) string {
 // Kube returns the package's API server, starting it on first use.
 func Kube(t testing.TB) *KubeEnv {
 	t.Helper()
+	skipShort(t)
 	assets := KubeAssets(t)
 	if assets == "" {
 		missing(t, "kube-apiserver and etcd binaries")
@@ -76,6 +77,11 @@ func Kube(t testing.TB) *KubeEnv {
 func startKube(assets, argoCRDs string) (*KubeEnv, error) {
 	crds, err := KanisterCRDs()
 	if err != nil {
+		return nil, err
+	}
+	// envtest finds etcd through KUBEBUILDER_ASSETS even when
+	// BinaryAssetsDirectory is set, and an empty value (make unit) hides it.
+	if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{

@@ -57,6 +57,7 @@ func MinIOBinary(t testing.TB) string {
 // MinIO returns the package's MinIO server, starting it on first use.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	skipShort(t)
 	bin := MinIOBinary(t)
 	if bin == "" {
 		missing(t, "MinIO server binary")
