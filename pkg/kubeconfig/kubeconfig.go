@@ -1,19 +1,22 @@
 // Package kubeconfig finds the cluster a step talks to: an explicit
-// kubeconfig file, else the pod's in-cluster identity, else KUBECONFIG or
-// ~/.kube/config, the order users of kubectl expect.
+// kubeconfig file (--kubeconfig, which also reads $KUBECONFIG), else the
+// pod's in-cluster identity, else ~/.kube/config, the order kubectl users
+// expect.
 package kubeconfig
 
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mlstate/mlstate/pkg/exitcode"
 )
 
 // Load returns a client config. path is the --kubeconfig flag ("" when not
 // given). The user agent names the step, so API server audit logs show it.
+// A malformed file is a usage error; no cluster at all is a precondition.
 func Load(path, userAgent string) (*rest.Config, error) {
 	cfg, err := load(path)
 	if err != nil {
@@ -27,28 +30,24 @@ func Load(path, userAgent string) (*rest.Config, error) {
 }
 
 func load(path string) (*rest.Config, error) {
-	if path != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("read kubeconfig %s: %w", path, err)
+	if path == "" {
+		cfg, err := rest.InClusterConfig()
+		if err == nil {
+			return cfg, nil
 		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err == nil {
-		return cfg, nil
-	}
-	if !errors.Is(err, rest.ErrNotInCluster) {
-		return nil, fmt.Errorf("in-cluster config: %w", err)
+		if !errors.Is(err, rest.ErrNotInCluster) {
+			return nil, exitcode.With(exitcode.Precondition, fmt.Errorf("in-cluster Kubernetes config: %w", err))
+		}
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
-	cfg, err = cc.ClientConfig()
-	if err != nil {
-		if clientcmd.IsEmptyConfig(err) {
-			return nil, fmt.Errorf("no cluster configured: not running in a pod, no --kubeconfig, and no KUBECONFIG or ~/.kube/config (%s)", os.Getenv("KUBECONFIG"))
-		}
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		return nil, exitcode.With(exitcode.Precondition, errors.New(
+			"no Kubernetes cluster configured: not running in a pod and no kubeconfig; set --kubeconfig or KUBECONFIG"))
+	case err != nil:
+		return nil, exitcode.With(exitcode.Usage, fmt.Errorf("load kubeconfig %s: %w", path, err))
 	}
 	return cfg, nil
 }

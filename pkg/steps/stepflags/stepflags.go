@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
@@ -174,27 +172,19 @@ func parseRefs(flag string, list []string) (map[string]kanister.ObjectRef, error
 func Kanister(c *cli.Context, userAgent string) (*kanister.Client, error) {
 	cfg, err := kubeconfig.Load(c.String("kubeconfig"), userAgent)
 	if err != nil {
-		return nil, exitcode.With(exitcode.Precondition, err)
+		return nil, err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	kc, err := kanister.NewClient(cfg, c.String("kanister-namespace"))
 	if err != nil {
-		return nil, exitcode.With(exitcode.Precondition, fmt.Errorf("kubernetes client: %w", err))
+		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, exitcode.With(exitcode.Precondition, fmt.Errorf("kubernetes client: %w", err))
+	kc.Timeouts = kanister.Timeouts{
+		NoStatus: c.Duration("no-status-timeout"),
+		Pending:  c.Duration("pending-timeout"),
+		Stalled:  c.Duration("stall-timeout"),
+		Overall:  c.Duration("timeout"),
 	}
-	return &kanister.Client{
-		Dynamic:   dyn,
-		Kube:      kube,
-		Namespace: c.String("kanister-namespace"),
-		Timeouts: kanister.Timeouts{
-			NoStatus: c.Duration("no-status-timeout"),
-			Pending:  c.Duration("pending-timeout"),
-			Stalled:  c.Duration("stall-timeout"),
-			Overall:  c.Duration("timeout"),
-		},
-	}, nil
+	return kc, nil
 }
 
 func usage(format string, args ...any) error {
