@@ -2,11 +2,10 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync"
+	"strings"
 
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
@@ -61,34 +60,20 @@ func Restore(ctx context.Context, st store.Store, rec *restorepoint.Record, opts
 	}
 	log := logger(opts.Logger)
 	res := &RestoreResult{}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
+	var p parallel
 	if runKanister {
 		actions := make([]kanister.ActionSpec, len(rec.Kanister))
 		for i, ra := range rec.Kanister {
 			actions[i] = kanister.RestoreAction(ra, action)
 		}
-		topts := Options{Pipeline: rec.Pipeline, Workflow: opts.Workflow}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := opts.Kanister.Run(ctx, kanisterRequest(topts, actions, action), nil)
+		p.Go(func() error {
+			out, err := opts.Kanister.Run(ctx, kanisterRequest(rec.Pipeline, opts.Workflow, actions), nil)
 			if err != nil {
-				fail(fmt.Errorf("kanister %s: %w", action, err))
-				return
+				return fmt.Errorf("kanister %s: %w", action, err)
 			}
-			mu.Lock()
-			res.ActionSet = out.Namespace + "/" + out.Name
-			mu.Unlock()
-		}()
+			p.locked(func() { res.ActionSet = out.Namespace + "/" + out.Name })
+			return nil
+		})
 	}
 	if !opts.SkipStage {
 		for _, t := range rec.Trees {
@@ -96,27 +81,21 @@ func Restore(ctx context.Context, st store.Store, rec *restorepoint.Record, opts
 			if to, ok := opts.To[t.Path]; ok {
 				dest = to
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			p.Go(func() error {
 				n, err := pull(ctx, st, t, dest, log)
-				mu.Lock()
-				defer mu.Unlock()
 				if err != nil {
-					errs = append(errs, fmt.Errorf("restore %s into %s: %w", t.Path, dest, err))
-					return
+					return fmt.Errorf("restore %s into %s: %w", t.Path, dest, err)
 				}
-				res.Paths = append(res.Paths, dest)
-				res.Files += n.Files
-				res.BytesDownloaded += n.BytesDownloaded
-			}()
+				p.locked(func() {
+					res.Paths = append(res.Paths, dest)
+					res.Files += n.Files
+					res.BytesDownloaded += n.BytesDownloaded
+				})
+				return nil
+			})
 		}
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return res, errors.Join(errs...)
-	}
-	return res, nil
+	return res, p.Wait()
 }
 
 func pull(ctx context.Context, st store.Store, t restorepoint.StagedTree, dest string, log *slog.Logger) (tree.PullResult, error) {
@@ -133,12 +112,9 @@ func stagedPaths(rec *restorepoint.Record) string {
 	if len(rec.Trees) == 0 {
 		return "no staged paths"
 	}
-	s := ""
+	paths := make([]string, len(rec.Trees))
 	for i, t := range rec.Trees {
-		if i > 0 {
-			s += ", "
-		}
-		s += t.Path
+		paths[i] = t.Path
 	}
-	return s
+	return strings.Join(paths, ", ")
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/mlstate/mlstate/pkg/kanister"
@@ -77,48 +76,30 @@ func Take(ctx context.Context, st store.Store, opts Options) (*restorepoint.Reco
 		return nil, err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
+	var p parallel
 	if len(opts.Actions) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := opts.Kanister.Run(ctx, kanisterRequest(opts, opts.Actions, "backup"), nil)
+		p.Go(func() error {
+			res, err := opts.Kanister.Run(ctx, kanisterRequest(opts.Pipeline, opts.Workflow, opts.Actions), nil)
 			if err != nil {
-				fail(fmt.Errorf("kanister backup: %w", err))
-				return
+				return fmt.Errorf("kanister %s: %w", opts.Actions[0].Name, err)
 			}
-			mu.Lock()
-			rec.Kanister = res.Recorded()
-			mu.Unlock()
-		}()
+			p.locked(func() { rec.Kanister = res.Recorded() })
+			return nil
+		})
 	}
 	trees := make([]restorepoint.StagedTree, len(opts.Stage))
 	for i, dir := range opts.Stage {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		p.Go(func() error {
 			t, err := push(ctx, st, dir, parents[filepath.Clean(dir)], opts, log)
 			if err != nil {
-				fail(fmt.Errorf("stage %s: %w", dir, err))
-				return
+				return fmt.Errorf("stage %s: %w", dir, err)
 			}
 			trees[i] = t
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w (no restore point was recorded)", errors.Join(errs...))
+	if err := p.Wait(); err != nil {
+		return nil, fmt.Errorf("%w (no restore point was recorded)", err)
 	}
 	rec.Trees = trees
 	if err := restorepoint.Save(ctx, st, rec); err != nil {
@@ -173,16 +154,19 @@ func parentTrees(ctx context.Context, st store.Store, pipeline string) (map[stri
 	return out, nil
 }
 
-func kanisterRequest(opts Options, actions []kanister.ActionSpec, action string) kanister.Request {
+// kanisterRequest builds the one ActionSet of a snapshot or restore. All its
+// actions share one Blueprint action, which names the ActionSet.
+func kanisterRequest(pipeline string, wf restorepoint.Workflow, actions []kanister.ActionSpec) kanister.Request {
 	// Labels must be the same on every attempt of a retried step, so the
 	// retry can adopt the ActionSet: nothing attempt-specific goes here.
-	labels := map[string]string{kanister.LabelPipeline: opts.Pipeline}
-	if opts.Workflow.UID != "" {
-		labels[kanister.LabelWorkflowUID] = opts.Workflow.UID
+	labels := map[string]string{kanister.LabelPipeline: pipeline}
+	if wf.UID != "" {
+		labels[kanister.LabelWorkflowUID] = wf.UID
 	}
+	action := actions[0].Name
 	req := kanister.Request{Labels: labels, Actions: actions}
-	if opts.Workflow.UID != "" && opts.Workflow.NodeID != "" {
-		req.Name = kanister.Name(opts.Workflow.UID, opts.Workflow.NodeID, action)
+	if wf.UID != "" && wf.NodeID != "" {
+		req.Name = kanister.Name(wf.UID, wf.NodeID, action)
 	} else {
 		req.GenerateName = kanister.GenerateName(action)
 	}

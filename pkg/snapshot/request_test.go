@@ -1,0 +1,35 @@
+package snapshot
+
+import (
+	"testing"
+
+	"github.com/mlstate/mlstate/pkg/kanister"
+	"github.com/mlstate/mlstate/pkg/restorepoint"
+)
+
+func TestKanisterRequest(t *testing.T) {
+	t.Parallel()
+	actions := []kanister.ActionSpec{{Name: "snapshot-all", Blueprint: "bp"}}
+	wf := restorepoint.Workflow{UID: "uid-1", NodeID: "wf.steps[0].snapshot"}
+	cases := []struct {
+		name         string
+		wf           restorepoint.Workflow
+		wantName     string
+		wantGenerate string
+	}{
+		{"from the Argo node: named after the Blueprint action", wf, kanister.Name("uid-1", "wf.steps[0].snapshot", "snapshot-all"), ""},
+		{"by hand: generated", restorepoint.Workflow{}, "", kanister.GenerateName("snapshot-all")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := kanisterRequest("llm", tc.wf, actions)
+			if req.Name != tc.wantName || req.GenerateName != tc.wantGenerate {
+				t.Fatalf("name %q generateName %q, want %q %q", req.Name, req.GenerateName, tc.wantName, tc.wantGenerate)
+			}
+			if req.Labels[kanister.LabelPipeline] != "llm" || req.Labels[kanister.LabelWorkflowUID] != tc.wf.UID {
+				t.Fatalf("labels %v", req.Labels)
+			}
+		})
+	}
+}
