@@ -71,9 +71,12 @@ func Take(ctx context.Context, st store.Store, opts Options) (*restorepoint.Reco
 		KanisterNamespace: opts.KanisterNamespace,
 	}
 	rec.ID = restorepoint.NewID(rec.Created)
-	parents, err := parentTrees(ctx, st, opts.Pipeline)
-	if err != nil {
-		return nil, err
+	var parents map[string]tree.ID
+	if len(opts.Stage) > 0 {
+		var err error
+		if parents, err = parentTrees(ctx, st, opts.Pipeline); err != nil {
+			return nil, err
+		}
 	}
 
 	var p parallel
