@@ -16,6 +16,17 @@ func StoreFlag() *cli.StringFlag {
 	}
 }
 
+// CreateBucketFlag lets a step that writes to the store create its bucket
+// (or file-store directory); without it a missing one is an error, so a typo
+// in the URL does not quietly start a new store.
+func CreateBucketFlag() *cli.BoolFlag {
+	return &cli.BoolFlag{
+		Name:    "create-bucket",
+		Usage:   "create the bucket (or file-store directory) when it does not exist",
+		EnvVars: []string{"MLSTATE_CREATE_BUCKET"},
+	}
+}
+
 // OutputsDirFlag is where Argo output-parameter files go, one file per value.
 func OutputsDirFlag() *cli.StringFlag {
 	return &cli.StringFlag{

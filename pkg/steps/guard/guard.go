@@ -69,7 +69,7 @@ func App() *cli.App {
 
 func flags() []cli.Flag {
 	fl := []cli.Flag{
-		stepcli.StoreFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag(),
+		stepcli.StoreFlag(), stepcli.CreateBucketFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag(),
 		&cli.StringFlag{Name: "restore-on", Value: guard.DefaultPolicy, Usage: "exit statuses that trigger a restore, e.g. nonzero, \"1-255,!3\", \"1,SIGTERM\", never", EnvVars: []string{"MLSTATE_RESTORE_ON"}},
 		&cli.StringFlag{Name: "restore-action", Value: "restore", Usage: "Blueprint action run with the snapshot's artifacts to restore", EnvVars: []string{"MLSTATE_RESTORE_ACTION"}},
 	}

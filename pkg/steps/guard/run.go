@@ -43,7 +43,7 @@ func run(c *cli.Context, command []string, sawSeparator bool) error {
 	if err := out.Files(values); err != nil {
 		return err
 	}
-	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{})
+	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{CreateBucket: c.Bool("create-bucket")})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 
 // App returns the snapshot step's command line.
 func App() *cli.App {
-	flags := []cli.Flag{stepcli.StoreFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag()}
+	flags := []cli.Flag{stepcli.StoreFlag(), stepcli.CreateBucketFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag()}
 	flags = append(flags, stepflags.Targets()...)
 	flags = append(flags, stepflags.Cluster()...)
 	flags = append(flags, stepflags.Workflow()...)
@@ -51,7 +51,7 @@ func run(c *cli.Context) error {
 	if err := out.Files(outputs.Values{"restore-point": "", "actionsets": "", "bytes-staged": 0}); err != nil {
 		return err
 	}
-	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{})
+	st, err := storeurl.Open(c.Context, c.String("store"), storeurl.Options{CreateBucket: c.Bool("create-bucket")})
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ EXIT STATUS
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
 		stepcli.StoreFlag(),
-		&cli.BoolFlag{Name: "create-bucket", Usage: "create the bucket (or file-store directory) when it does not exist", EnvVars: []string{"MLSTATE_CREATE_BUCKET"}},
+		stepcli.CreateBucketFlag(),
 		&cli.IntFlag{Name: "concurrency", Value: tree.DefaultConcurrency, Usage: "parallel file reads and chunk transfers", EnvVars: []string{"MLSTATE_CONCURRENCY"}},
 		stepcli.VerboseFlag(),
 	}

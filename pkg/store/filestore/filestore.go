@@ -42,7 +42,7 @@ func New(root string, create bool) (*Store, error) {
 	}
 	fi, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("open file store %s: %w (create the directory or pass --create-bucket)", root, classify(err))
+		return nil, fmt.Errorf("open file store %s: %w (check the store URL; to start a new store, create it, or pass --create-bucket to stage push, snapshot or guard)", root, classify(err))
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("open file store %s: not a directory", root)

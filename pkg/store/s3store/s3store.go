@@ -122,7 +122,7 @@ func (s *Store) checkBucket(ctx context.Context) error {
 		return nil
 	}
 	if !s.cfg.CreateBucket {
-		return fmt.Errorf("%s: bucket %q does not exist: %w (create it, or pass --create-bucket)", s, s.cfg.Bucket, store.ErrNotFound)
+		return fmt.Errorf("%s: bucket %q does not exist: %w (check the store URL; to start a new store, create it, or pass --create-bucket to stage push, snapshot or guard)", s, s.cfg.Bucket, store.ErrNotFound)
 	}
 	err = s.c.MakeBucket(ctx, s.cfg.Bucket, minio.MakeBucketOptions{Region: s.cfg.Region})
 	var er minio.ErrorResponse
