@@ -7,7 +7,6 @@ import (
 	"time"
 
 	authzv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlstate/mlstate/pkg/testsupport"
 )
@@ -57,27 +56,24 @@ func TestRBACGrantsWhatStepsDo(t *testing.T) {
 		{"default", "create", "cr.kanister.io", "actionsets", ""},
 		{"", "list", "", "namespaces", ""},
 	}
-	check := func(a access, want bool) {
-		review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-			User:   "system:serviceaccount:ml:mlstate",
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ml", "system:authenticated"},
-			ResourceAttributes: &authzv1.ResourceAttributes{
-				Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name,
-			},
-		}}
-		res, err := k.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("access review %s: %v", a, err)
-		}
-		if res.Status.Allowed != want {
-			t.Errorf("workflowtemplates/rbac.yaml: mlstate may %s: got %v, want %v", a, res.Status.Allowed, want)
-		}
+	sa := testsupport.ServiceAccount("ml", "mlstate")
+	attrs := func(a access) authzv1.ResourceAttributes {
+		return authzv1.ResourceAttributes{Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name}
 	}
+	// The authorizer sees a new grant some time after it is applied: wait
+	// for every allowed access first. Once all show, the authorizer has
+	// caught up with the file, and a denial is its settled answer.
 	for _, a := range allowed {
-		check(a, true)
+		k.WaitAllowed(t, sa, attrs(a))
 	}
 	for _, a := range denied {
-		check(a, false)
+		ok, err := k.Allowed(ctx, sa, attrs(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			t.Errorf("workflowtemplates/rbac.yaml: mlstate may %s, want denied", a)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package preflighttest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -262,9 +263,17 @@ func (e *Env) CreateSecret(ctx context.Context, t *testing.T, ns, name string, d
 }
 
 // Grant gives the user the rules in namespace ns (a Role and a
-// RoleBinding named after the user).
+// RoleBinding named after the user) and waits until the API server's
+// authorizer applies them, so the checks that follow see the grant.
 func (e *Env) Grant(ctx context.Context, t *testing.T, ns string, rules []rbacv1.PolicyRule) {
 	t.Helper()
+	must(t, "grant", func() error { return e.GrantNoWait(ctx, ns, rules) })
+	e.Kube.WaitAllowed(t, testsupport.Subject{User: e.UserName}, testsupport.Accesses(ns, rules)...)
+}
+
+// GrantNoWait creates Grant's Role and RoleBinding and returns at once, as
+// a user's kubectl apply does: the authorizer applies them a moment later.
+func (e *Env) GrantNoWait(ctx context.Context, ns string, rules []rbacv1.PolicyRule) error {
 	rbac := e.Kube.Clientset.RbacV1()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: e.UserName}, Rules: rules}
 	binding := &rbacv1.RoleBinding{
@@ -272,11 +281,13 @@ func (e *Env) Grant(ctx context.Context, t *testing.T, ns string, rules []rbacv1
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: e.UserName},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: e.UserName}},
 	}
-	must(t, "create role", func() error { _, err := rbac.Roles(ns).Create(ctx, role, metav1.CreateOptions{}); return err })
-	must(t, "create rolebinding", func() error {
-		_, err := rbac.RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{})
-		return err
-	})
+	if _, err := rbac.Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create role %s/%s: %w", ns, role.Name, err)
+	}
+	if _, err := rbac.RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create rolebinding %s/%s: %w", ns, binding.Name, err)
+	}
+	return nil
 }
 
 func must(t *testing.T, what string, f func() error) {
