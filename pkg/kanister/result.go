@@ -195,6 +195,9 @@ func (c *Client) failure(ctx context.Context, u *unstructured.Unstructured, st S
 	return e
 }
 
+// eventWait bounds how long a failure waits for Kanister's Warning Event.
+const eventWait = 5 * time.Second
+
 // warnings lists the ActionSet's most recent Warning Events, best effort.
 func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 	if c.Kube == nil {
@@ -204,14 +207,17 @@ func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=" + name + ",type=" + corev1.EventTypeWarning,
 	}
 	var items []corev1.Event
-	// The controller records the Warning around the status update, not
-	// before it, so give it a moment to appear.
-	for attempt := 0; attempt < 5 && len(items) == 0; attempt++ {
+	// Kanister writes the failed status first and the Warning Event after
+	// it, through client-go's asynchronous event broadcaster, so the Event
+	// may show a while after the status: on a loaded node, seconds. Only a
+	// failure pays for this wait.
+	deadline := time.Now().Add(eventWait)
+	for attempt := 0; len(items) == 0 && (attempt == 0 || time.Now().Before(deadline)); attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(250 * time.Millisecond):
 			}
 		}
 		list, err := c.Kube.CoreV1().Events(ns).List(ctx, opts)

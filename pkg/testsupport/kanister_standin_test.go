@@ -125,10 +125,20 @@ func TestStandInFailPhaseOption(t *testing.T) {
 	if msg, _, _ := unstructured.NestedString(u.Object, "status", "error", "message"); msg != "boom" {
 		t.Fatalf("error.message = %q, want boom", msg)
 	}
-	evs, err := k.Clientset.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=fails,type=Warning"})
-	if err != nil || len(evs.Items) != 1 || evs.Items[0].Reason != "ActionSetFailed Action: backup" || evs.Items[0].Source.Component != "Kanister Controller" {
-		t.Fatalf("warning events %+v (%v), want one ActionSetFailed from Kanister Controller", evs, err)
+	// The Event is written after the status, so seeing "failed" does not
+	// mean the Event is there yet.
+	var evs *corev1.EventList
+	Eventually(t, 0, "a Warning Event for ActionSet fails", func(ctx context.Context) (bool, string) {
+		var err error
+		evs, err = k.Clientset.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=fails,type=Warning"})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(evs.Items) > 0, "no Warning Event"
+	})
+	if len(evs.Items) != 1 || evs.Items[0].Reason != "ActionSetFailed Action: backup" || evs.Items[0].Source.Component != "Kanister Controller" {
+		t.Fatalf("warning events %+v, want one ActionSetFailed from Kanister Controller", evs.Items)
 	}
 }
 
