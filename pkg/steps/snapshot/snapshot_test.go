@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlstate/mlstate/pkg/exitcode"
+	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
 	"github.com/mlstate/mlstate/pkg/steps/restore"
 	"github.com/mlstate/mlstate/pkg/steps/snapshot"
@@ -227,23 +230,34 @@ func TestSnapshotKanisterFailureLeavesNoRestorePoint(t *testing.T) {
 func TestSnapshotSIGTERMMidWait(t *testing.T) {
 	c := newCluster(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	// The phase outlasts any wait below: returning at all proves the step
+	// stopped waiting on the signal rather than on Kanister.
 	args := append([]string{"--store", "file://" + t.TempDir(), "--pipeline", "llm",
-		"--option", "mlstate-standin/phase-delay=30s"}, c.targets()...)
-	go func() {
-		// Cancel once the ActionSet is running, as Argo's SIGTERM would.
-		for len(c.f.ActionSets(t)) == 0 {
-			time.Sleep(20 * time.Millisecond)
+		"--option", "mlstate-standin/phase-delay=10m"}, c.targets()...)
+	done := make(chan testsupport.StepRun, 1)
+	go func() { done <- testsupport.RunStep(ctx, t, snapshot.App(), args...) }()
+	// Cancel once the ActionSet is running, as Argo's SIGTERM would.
+	testsupport.Eventually(t, 0, "the snapshot's ActionSet to be running", func(ctx context.Context) (bool, string) {
+		sets, err := c.f.Kube.Dynamic.Resource(kanister.ActionSetGVR).Namespace(c.f.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(300 * time.Millisecond)
-		cancel()
-	}()
-	start := time.Now()
-	snap := testsupport.RunStep(ctx, t, snapshot.App(), args...)
+		for _, u := range sets.Items {
+			if state, _, _ := unstructured.NestedString(u.Object, "status", "state"); state == "running" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d ActionSets, none running", len(sets.Items))
+	})
+	cancel()
+	var snap testsupport.StepRun
+	select {
+	case snap = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("snapshot still waiting 2 minutes after SIGTERM, for an ActionSet that runs 10 minutes")
+	}
 	if snap.Code != exitcode.Cancelled {
 		t.Fatalf("exit %d, want %d: %s", snap.Code, exitcode.Cancelled, snap.Stderr)
-	}
-	if time.Since(start) > 20*time.Second {
-		t.Fatalf("snapshot kept waiting %s after SIGTERM", time.Since(start))
 	}
 	if !strings.Contains(snap.Stderr, "left to Kanister") {
 		t.Fatalf("message does not say the ActionSet is left to Kanister: %s", snap.Stderr)
