@@ -214,4 +214,31 @@ func TestPermissionsMissing(t *testing.T) {
 	})
 }
 
+// TestPermissionsGrantedJustBefore is a user who applies the RBAC and runs
+// preflight at once: the grant lands while preflight is checking, and the
+// authorizer sees it a moment later. Preflight re-asks before calling a
+// permission missing, so the line is ok.
+func TestPermissionsGrantedJustBefore(t *testing.T) {
+	e, opts := setup(t)
+	late := *e
+	late.UserName = "late-" + e.Namespace
+	opts.Cluster = e.Kube.UserConfig(t, late.UserName)
+	granted := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // after preflight's first round of reviews
+		ctx := context.Background()
+		err := late.GrantNoWait(ctx, e.Namespace, preflighttest.KanisterRules())
+		if err == nil {
+			err = late.GrantNoWait(ctx, e.AppNamespace, []rbacRule{{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get"}}})
+		}
+		granted <- err
+	}()
+	list := run(t, opts)
+	if err := <-granted; err != nil {
+		t.Fatal(err)
+	}
+	expect(t, list, "permissions", preflight.OK, late.UserName+" may do all", "")
+	others(t, list)
+}
+
 type rbacRule = rbacv1.PolicyRule

@@ -2,9 +2,11 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
@@ -76,23 +78,26 @@ func checkPermissions(ctx context.Context, r *runner) []Check {
 	if ref, ok := r.profileSecret(ctx); ok {
 		perms = append(perms, permission{Verb: "get", Resource: "secrets", Namespace: ref.Namespace, Name: ref.Name, Preflight: true})
 	}
-	var missing []permission
-	for _, p := range perms {
-		review := &authzv1.SelfSubjectAccessReview{Spec: authzv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authzv1.ResourceAttributes{
-				Namespace: p.Namespace, Verb: p.Verb, Group: p.Group, Resource: p.Resource, Name: p.Name,
-			},
-		}}
-		res, err := r.kube.kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if apierrors.IsForbidden(err) {
-			return []Check{warn(id, name, "allow SelfSubjectAccessReviews (the default system:basic-user ClusterRole does)",
-				"not checked: %s may not create SelfSubjectAccessReviews", who)}
+	missing, err := r.denied(ctx, perms)
+	if errors.Is(err, errReviewForbidden) {
+		return []Check{warn(id, name, "allow SelfSubjectAccessReviews (the default system:basic-user ClusterRole does)",
+			"not checked: %s may not create SelfSubjectAccessReviews", who)}
+	}
+	if err != nil {
+		return []Check{broken(id, name, adviceKubeconfig, "%v", err)}
+	}
+	// The API server's RBAC authorizer learns of new Roles and bindings
+	// through an informer, so a grant applied just before preflight (kubectl
+	// apply -k workflowtemplates/ && preflight) can read as denied for a
+	// moment. Ask again about what was denied before calling it missing.
+	for deadline := time.Now().Add(grantSettle); len(missing) > 0 && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return []Check{broken(id, name, adviceKubeconfig, "access reviews: %v", ctx.Err())}
+		case <-time.After(grantRecheck):
 		}
-		if err != nil {
-			return []Check{broken(id, name, adviceKubeconfig, "access review for %s: %v", p, err)}
-		}
-		if !res.Status.Allowed {
-			missing = append(missing, p)
+		if missing, err = r.denied(ctx, missing); err != nil {
+			return []Check{broken(id, name, adviceKubeconfig, "%v", err)}
 		}
 	}
 	if len(missing) == 0 {
@@ -113,6 +118,39 @@ func checkPermissions(ctx context.Context, r *runner) []Check {
 		c.Detail += " (only preflight's own checks need these)"
 	}
 	return []Check{c}
+}
+
+// grantSettle is how long preflight re-asks about denied permissions, in
+// case they were granted a moment before; grantRecheck is how often.
+const (
+	grantSettle  = 5 * time.Second
+	grantRecheck = 500 * time.Millisecond
+)
+
+var errReviewForbidden = errors.New("may not create SelfSubjectAccessReviews")
+
+// denied asks the API server, one SelfSubjectAccessReview each, which of
+// perms this identity may not do.
+func (r *runner) denied(ctx context.Context, perms []permission) ([]permission, error) {
+	var out []permission
+	for _, p := range perms {
+		review := &authzv1.SelfSubjectAccessReview{Spec: authzv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authzv1.ResourceAttributes{
+				Namespace: p.Namespace, Verb: p.Verb, Group: p.Group, Resource: p.Resource, Name: p.Name,
+			},
+		}}
+		res, err := r.kube.kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if apierrors.IsForbidden(err) {
+			return nil, errReviewForbidden
+		}
+		if err != nil {
+			return nil, fmt.Errorf("access review for %s: %w", p, err)
+		}
+		if !res.Status.Allowed {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // identity names the caller for messages; it is best effort.

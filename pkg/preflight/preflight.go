@@ -124,8 +124,12 @@ func Run(ctx context.Context, opts Options) Checklist {
 	}
 	var checks []checkFunc
 	if clusterOK {
+		// Permissions go first and alone: that check waits a moment for a
+		// grant made just before preflight ran, and the checks that read
+		// as this identity then see the same grant instead of racing it.
+		perms := r.bounded(ctx, checkPermissions)
 		checks = append(checks, checkCRDs, checkController, checkBlueprint, checkSecrets,
-			checkProfile, checkObjects, checkPermissions)
+			checkProfile, checkObjects, func(context.Context, *runner) []Check { return perms })
 	} else if opts.usesKanister() {
 		list = append(list, warn("kanister", "Kanister checks", "fix the API server line first",
 			"not checked: the API server is not usable"))
