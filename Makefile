@@ -11,7 +11,7 @@ TESTENV := $(CURDIR)/bin/testenv
 export KUBEBUILDER_ASSETS := $(TESTENV)/k8s
 export MLSTATE_MINIO_BIN := $(TESTENV)/minio/minio
 
-.PHONY: all build test test-examples unit testenv lint clean bench
+.PHONY: all build test test-examples unit testenv lint clean bench stress
 
 all: build
 
@@ -35,6 +35,12 @@ testenv:
 test: testenv
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) test-examples
+
+## stress: the suite under -race, -count=3, with a CPU burner per core and
+## GOMAXPROCS above the core count, as a cold CI run loads the machine;
+## STRESS_ROUNDS=3 for three rounds in a row (logs in bin/stress)
+stress: testenv
+	@bash hack/stress.sh
 
 ## test-examples: the examples that are Go modules of their own (Pulumi), kept
 ## out of the main module so it does not depend on Pulumi
