@@ -40,7 +40,19 @@ func TestTimeoutsSayWhatToSuspect(t *testing.T) {
 			if e.standin != nil {
 				e.standin.Behave(func(*unstructured.Unstructured) testsupport.StandInBehaviour { return tc.behave })
 			}
-			e.client.Timeouts = kanister.Timeouts{NoStatus: 800 * time.Millisecond, Pending: 800 * time.Millisecond, Stalled: 800 * time.Millisecond}
+			// Only the timer under test is short: on a loaded machine the
+			// stand-in may take seconds to move an ActionSet on, and a
+			// short earlier timer would fire first and name the wrong cause.
+			long := testsupport.WaitTimeout
+			e.client.Timeouts = kanister.Timeouts{NoStatus: long, Pending: long, Stalled: long}
+			switch short := 800 * time.Millisecond; tc.which {
+			case "no-status":
+				e.client.Timeouts.NoStatus = short
+			case "pending":
+				e.client.Timeouts.Pending = short
+			case "stalled":
+				e.client.Timeouts.Stalled = short
+			}
 			_, err := e.client.Run(context.Background(), e.backupRequest(""), nil)
 			var te *kanister.TimeoutError
 			if !errors.As(err, &te) || te.Which != tc.which || !strings.Contains(err.Error(), tc.want) {

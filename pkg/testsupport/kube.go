@@ -91,6 +91,9 @@ func startKube(assets, argoCRDs string) (*KubeEnv, error) {
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
+		// envtest waits 10 s by default for the CRDs to be served; a cold,
+		// loaded CI run (or make stress) can take longer than that.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 	}
 	cfg, err := env.Start()
 	if err != nil {
