@@ -36,7 +36,7 @@ test: testenv
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) test-examples
 
-## stress: the suite under -race, -count=3, with a CPU burner per core and
+## stress: the integration packages under -race, -count=3, with a CPU burner per core and
 ## GOMAXPROCS above the core count, as a cold CI run loads the machine;
 ## STRESS_ROUNDS=3 for three rounds in a row (logs in bin/stress)
 stress: testenv
