@@ -125,7 +125,7 @@ func Run(ctx context.Context, opts Options) Checklist {
 	var checks []checkFunc
 	if clusterOK {
 		checks = append(checks, checkCRDs, checkController, checkBlueprint, checkSecrets,
-			checkProfile, checkObjects, checkPermissions)
+			checkProfile, checkObjects, checkPermissions, checkControllerSecrets)
 	} else if opts.usesKanister() {
 		list = append(list, warn("kanister", "Kanister checks", "fix the API server line first",
 			"not checked: the API server is not usable"))
