@@ -86,7 +86,7 @@ func setup(t testing.TB, noController bool) *env {
 	e.client = &kanister.Client{
 		Dynamic: k.Dynamic, Kube: k.Clientset, Namespace: e.ns,
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Timeouts:     kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, Stalled: 20 * time.Second},
+		Timeouts:     kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, RestartCheck: 100 * time.Millisecond, ClockSkew: time.Nanosecond},
 		ProgressFile: filepath.Join(t.TempDir(), "progress"),
 	}
 	return e

@@ -44,6 +44,10 @@ func newResult(u *unstructured.Unstructured, st Status) (*Result, error) {
 	}
 	r := &Result{Namespace: u.GetNamespace(), Name: u.GetName()}
 	for i, a := range st.Actions {
+		if art := unrendered(a.Artifacts); art != "" {
+			return nil, fmt.Errorf("ActionSet %s/%s: action %d (%s) output artifact %s is still a template; not recording it",
+				u.GetNamespace(), u.GetName(), i, a.Name, art)
+		}
 		r.Actions = append(r.Actions, ActionResult{Spec: specs[i], Name: a.Name, Blueprint: a.Blueprint,
 			Object: a.Object, Artifacts: a.Artifacts, Phases: a.Phases})
 	}
