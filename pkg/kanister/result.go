@@ -175,7 +175,7 @@ func RestoreAction(backup RecordedAction, action string, overrides ...Override) 
 
 // failure builds the *ActionSetError for a failed ActionSet.
 func (c *Client) failure(ctx context.Context, u *unstructured.Unstructured, st Status) *ActionSetError {
-	e := &ActionSetError{Namespace: u.GetNamespace(), Name: u.GetName(), Message: st.Error.Message}
+	e := &ActionSetError{Namespace: u.GetNamespace(), Name: u.GetName(), Message: Readable(st.Error.Message)}
 	for _, a := range st.Actions {
 		for _, p := range a.Phases {
 			if p.State == StateFailed && e.Phase == "" {
@@ -231,7 +231,7 @@ func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 	}
 	var out []string
 	for _, ev := range items {
-		out = append(out, ev.Reason+": "+ev.Message)
+		out = append(out, ev.Reason+": "+Readable(ev.Message))
 	}
 	return out
 }

@@ -47,9 +47,8 @@ func (w *waiter) finished() bool {
 
 // unsettled names the first action still at work and what it does.
 func (w *waiter) unsettled() (action int, what string) {
-	launchFailed := w.launchFailure != "" || w.launchFailedEvent
 	for i, a := range w.status.Actions {
-		if what := busy(a, launchFailed); what != "" {
+		if what := busy(a, w.launchFailedEvent && i >= w.launched); what != "" {
 			return i, what
 		}
 	}
@@ -60,8 +59,10 @@ func (w *waiter) unsettled() (action int, what string) {
 // a phase running, between two phases, its deferPhase pending after the
 // phases ended (Kanister leaves the deferPhase's own state pending while
 // it runs), or its artifacts not rendered yet. An action whose phases are
-// all pending has not started; after a launch failure it never will.
-func busy(a ActionStatus, launchFailed bool) string {
+// all pending has not started; notLaunched says it never will (it, or an
+// action before it, failed to launch).
+func busy(a ActionStatus, notLaunched bool) string {
+	launchFailed := notLaunched
 	failed, allPending, allComplete := false, true, true
 	for _, p := range a.Phases {
 		switch p.State {
@@ -127,25 +128,38 @@ func (w *waiter) noteUnsettled() {
 
 // checkLaunchFailure looks for the Warning Event of an action that failed
 // to launch; it is the only trace when the failed state was not written.
+// Kanister launches actions in order and records "Started Action" for each
+// before it resolves its parameters, so the number of those Events (their
+// counts, as the event recorder aggregates repeats) tells how many actions
+// were launched: all but the last.
 func (w *waiter) checkLaunchFailure(ctx context.Context) {
-	if w.c.Kube == nil || w.launchFailure != "" {
+	if w.c.Kube == nil || w.launchFailedEvent {
 		return
 	}
 	list, err := w.c.Kube.CoreV1().Events(w.ns).List(ctx, metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=" + w.name + ",type=" + corev1.EventTypeWarning,
+		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=" + w.name,
 	})
 	if err != nil {
 		return
 	}
+	started, failure := 0, ""
 	for _, ev := range list.Items {
-		if ev.InvolvedObject.UID == w.obj.GetUID() && strings.HasPrefix(ev.Message, launchFailedMarker) {
-			w.launchFailure = ev.Message
-			w.launchFailedEvent = true
-			w.c.log().Warn("an action of the ActionSet failed to launch, and Kanister may never mark it failed",
-				"actionset", w.ns+"/"+w.name, "event", ev.Message)
-			return
+		if ev.InvolvedObject.UID != w.obj.GetUID() {
+			continue
+		}
+		switch {
+		case ev.Reason == "Started Action":
+			started += int(max(ev.Count, 1))
+		case ev.Type == corev1.EventTypeWarning && strings.HasPrefix(ev.Message, launchFailedMarker):
+			failure = ev.Message
 		}
 	}
+	if failure == "" {
+		return
+	}
+	w.launched, w.launchFailure, w.launchFailedEvent = max(started-1, 0), failure, true
+	w.c.log().Warn("an action of the ActionSet failed to launch; Kanister may never mark the ActionSet failed, and the actions launched before it run on",
+		"actionset", w.ns+"/"+w.name, "launched", w.launched, "event", failure)
 }
 
 // settleNote explains, in an error, an action that had not stopped when

@@ -37,6 +37,7 @@ type waiter struct {
 	settleNoted       bool
 	launchFailure     string // the Event of an action that failed to launch, when seen while running
 	launchFailedEvent bool
+	launched          int // actions launched before the launch failure
 }
 
 func (w *waiter) now() time.Time { return time.Now() }
@@ -278,7 +279,7 @@ func (w *waiter) terminal(ctx context.Context) (bool, *Result, error) {
 	}
 	e := w.c.failure(ctx, w.obj, w.status)
 	if e.Message == "" {
-		e.Message = w.launchFailure
+		e.Message = Readable(w.launchFailure)
 	}
 	if note != "" {
 		e.Message += " (" + note + ")"

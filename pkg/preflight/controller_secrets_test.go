@@ -40,7 +40,7 @@ func TestControllerSecretAccess(t *testing.T) {
 	list = eventuallyLine(t, opts, "controller-secrets", preflight.Broken)
 	c := expect(t, list, "controller-secrets", preflight.Broken,
 		"ServiceAccount "+sa+" (the controller's) may not get Secrets", "bound to ServiceAccount "+e.Namespace+"/"+preflighttest.Controller)
-	for _, want := range []string{preflighttest.CredSecret, preflighttest.KeySecret, "fail at launch", `resourceNames: ["` + preflighttest.KeySecret + `"]`} {
+	for _, want := range []string{preflighttest.CredSecret, preflighttest.KeySecret, "fail at launch", `resourceNames: ["` + preflighttest.KeySecret + `"]`, "ServiceAccount " + e.Namespace + "/" + preflighttest.Controller} {
 		if !strings.Contains(c.Detail+c.Advice, want) {
 			t.Errorf("controller-secrets line lacks %q: %+v", want, c)
 		}

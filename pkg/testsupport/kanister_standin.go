@@ -112,13 +112,14 @@ type KanisterStandIn struct {
 
 // StandInBehaviour makes the stand-in misbehave for one ActionSet.
 type StandInBehaviour struct {
-	NoStatus      bool          // leave it without status (as for an invalid spec)
-	HoldPending   bool          // never start it
-	FreezeRunning bool          // hang in the first phase, writing nothing more
-	FailPhase     string        // fail the phase with this name ...
-	FailMessage   string        // ... with this status.error.message
-	PhaseDelay    time.Duration // how long every phase runs, quietly
-	DeferDelay    time.Duration // how long the deferPhase runs (default PhaseDelay)
+	NoStatus      bool              // leave it without status (as for an invalid spec)
+	HoldPending   bool              // never start it
+	FreezeRunning bool              // hang in the first phase, writing nothing more
+	FailPhase     string            // fail the phase with this name ...
+	FailMessage   string            // ... with this error (Kanister prefixes its details' JSON) ...
+	FailDetails   map[string]string // ... whose errkit details are these
+	PhaseDelay    time.Duration     // how long every phase runs, quietly
+	DeferDelay    time.Duration     // how long the deferPhase runs (default PhaseDelay)
 }
 
 // StandInOption prefixes the option keys the stand-in reads.

@@ -210,14 +210,10 @@ func TestStandInFailedBeforeDeferPhase(t *testing.T) {
 	createWith(t, k, ns, "deferred", nil, a)
 	eventually(t, k, ns, "deferred", "failed while the deferPhase runs", func(u *unstructured.Unstructured) bool {
 		p, _, _ := unstructured.NestedString(u.Object, "status", "progress", "runningPhase")
-		actions, _, _ := unstructured.NestedSlice(u.Object, "status", "actions")
-		d, _, _ := unstructured.NestedString(actions[0].(map[string]any), "deferPhase", "state")
-		return state(u) == "failed" && p == "cleanup" && d == "pending"
+		return state(u) == "failed" && p == "cleanup" && deferState(u) == "pending"
 	})
 	eventually(t, k, ns, "deferred", "the deferPhase done", func(u *unstructured.Unstructured) bool {
-		actions, _, _ := unstructured.NestedSlice(u.Object, "status", "actions")
-		d, _, _ := unstructured.NestedString(actions[0].(map[string]any), "deferPhase", "state")
-		return state(u) == "failed" && d == "complete"
+		return state(u) == "failed" && deferState(u) == "complete"
 	})
 }
 
@@ -240,4 +236,13 @@ func createBlueprint(t *testing.T, k *KubeEnv, ns, name string, actions map[stri
 	if _, err := k.Dynamic.Resource(standInBlueprints).Namespace(ns).Create(context.Background(), bp, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func deferState(u *unstructured.Unstructured) string {
+	actions, _, _ := unstructured.NestedSlice(u.Object, "status", "actions")
+	if len(actions) == 0 {
+		return ""
+	}
+	d, _, _ := unstructured.NestedString(actions[0].(map[string]any), "deferPhase", "state")
+	return d
 }

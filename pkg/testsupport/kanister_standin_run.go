@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -256,6 +257,7 @@ func (r *standInRun) runAction(ctx context.Context, i int, params map[string]any
 			return ctx.Err()
 		}
 		if err != nil {
+			err = withDetails(err, actionBehaviour(spec, r.base).FailDetails)
 			coreErr = err
 			if werr := r.reconcile(ctx, func(st *siStatus) {
 				st.Progress.RunningPhase, st.State, st.Error.Message = "", "failed", err.Error()
@@ -290,6 +292,17 @@ func (r *standInRun) runAction(ctx context.Context, i int, params map[string]any
 		return nil
 	}
 	return r.finish(ctx, i, params)
+}
+
+// withDetails prefixes a function's error with the JSON of its errkit
+// details, as runAction does for every error that has Details() (all of
+// Kanister's own: "null" when there are none).
+func withDetails(err error, details map[string]string) error {
+	b, _ := json.Marshal(details)
+	if details == nil {
+		b = []byte("null")
+	}
+	return fmt.Errorf("%s: %w", b, err)
 }
 
 // runDefer follows controller.go executeDeferPhase: runningPhase is set to

@@ -122,8 +122,8 @@ func TestStandInFailPhaseOption(t *testing.T) {
 	StartKanisterStandIn(t, k, ns)
 	createActionSet(t, k, ns, "fails", "pvc", map[string]any{StandInOption + "fail-phase": "copy", StandInOption + "fail-message": "boom"})
 	u := awaitState(t, k, ns, "fails", "failed")
-	if msg, _, _ := unstructured.NestedString(u.Object, "status", "error", "message"); msg != "boom" {
-		t.Fatalf("error.message = %q, want boom", msg)
+	if msg, _, _ := unstructured.NestedString(u.Object, "status", "error", "message"); msg != "null: boom" {
+		t.Fatalf("error.message = %q, want Kanister's \"null: boom\" (no errkit details)", msg)
 	}
 	evs, err := k.Clientset.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=fails,type=Warning"})

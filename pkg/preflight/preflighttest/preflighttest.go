@@ -138,14 +138,15 @@ func Setup(t *testing.T) *Env {
 // ServiceAccount read the Profile's Secret and the restic key.
 const ControllerSecretsRole = "kanister-operator-secrets"
 
-// GrantControllerSecrets lets the controller's ServiceAccount get
-// CredSecret and KeySecret, as workflowtemplates/rbac.yaml does, and waits
-// until the authorizer says so.
+// GrantControllerSecrets lets the controller's ServiceAccount get the
+// Secrets of the Kanister namespace (rbac.yaml names them; here any, so
+// that tests pointing the Profile at other Secrets break only their own
+// line), and waits until the authorizer says so.
 func (e *Env) GrantControllerSecrets(ctx context.Context, t *testing.T) {
 	t.Helper()
 	rbac := e.Kube.Clientset.RbacV1()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: ControllerSecretsRole}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{CredSecret, KeySecret}, Verbs: []string{"get"}}}}
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}}}
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: ControllerSecretsRole},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ControllerSecretsRole},
@@ -266,7 +267,7 @@ func (e *Env) ControllerDeployment(ctx context.Context, t *testing.T, name strin
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-				Spec: corev1.PodSpec{ServiceAccountName: name, // as the chart names both
+				Spec: corev1.PodSpec{ServiceAccountName: Controller, // the chart's, whatever the Deployment is called
 					Containers: []corev1.Container{{Name: "controller", Image: image}}},
 			},
 		},
