@@ -53,4 +53,3 @@ func TestRBACLetsKanisterReadItsSecrets(t *testing.T) {
 		})
 	}
 }
-
