@@ -135,6 +135,9 @@ func (c *Client) Run(ctx context.Context, req Request, onProgress func(Progress)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkTargets(ctx, req.Actions); err != nil {
+		return nil, err
+	}
 	got, err := c.createOrAdopt(ctx, obj)
 	if err != nil {
 		return nil, err

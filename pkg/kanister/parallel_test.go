@@ -94,7 +94,11 @@ func TestCompleteWaitsForEveryActionToRender(t *testing.T) {
 	t.Parallel()
 	e := setupMulti(t)
 	logs := logTo(e)
-	res, err := e.client.Run(context.Background(), e.twoActions(nil, map[string]string{testsupport.StandInOption + "defer-delay": "2s"}), nil)
+	// Action 0 takes 2 s per phase, action 1 copies at once and then spends
+	// 8 s in its deferPhase: action 0 ends in the middle of that.
+	res, err := e.client.Run(context.Background(), e.twoActions(
+		map[string]string{testsupport.StandInOption + "phase-delay": "2s"},
+		map[string]string{testsupport.StandInOption + "defer-delay": "8s"}), nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -187,6 +191,6 @@ func TestLaunchFailureOfOneAction(t *testing.T) {
 		t.Fatalf("got %v, want the launch failure named", err)
 	}
 	if busy := actionsStopped(t, e, "mlstate-two-launch"); busy != "" {
-		t.Fatalf("Run returned while %s", busy)
+		t.Fatalf("Run returned (%v) while %s", err, busy)
 	}
 }

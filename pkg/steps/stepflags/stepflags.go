@@ -193,6 +193,16 @@ func Kanister(c *cli.Context, userAgent string) (*kanister.Client, error) {
 	return kc, nil
 }
 
+// KanisterNamespaceFor is the namespace to run a recorded restore point's
+// actions in: the one it was taken in, unless --kanister-namespace (or its
+// variable) was given. The Blueprints and Profile of the backup live there.
+func KanisterNamespaceFor(c *cli.Context, recorded string) string {
+	if recorded == "" || c.IsSet("kanister-namespace") {
+		return c.String("kanister-namespace")
+	}
+	return recorded
+}
+
 func usage(format string, args ...any) error {
 	return exitcode.With(exitcode.Usage, fmt.Errorf(format, args...))
 }
