@@ -208,14 +208,15 @@ func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=" + name + ",type=" + corev1.EventTypeWarning,
 	}
 	var items []corev1.Event
-	// The controller records the Warning around the status update, not
-	// before it, so give it a moment to appear.
-	for attempt := 0; attempt < 5 && len(items) == 0; attempt++ {
+	// The controller records the Warning after the status update
+	// (logAndErrorEvent follows reconcile.ActionSet), through an
+	// asynchronous recorder, so give it a few seconds to appear.
+	for attempt := 0; attempt < 10 && len(items) == 0; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(300 * time.Millisecond):
 			}
 		}
 		list, err := c.Kube.CoreV1().Events(ns).List(ctx, opts)

@@ -125,10 +125,10 @@ func TestStandInFailPhaseOption(t *testing.T) {
 	if msg, _, _ := unstructured.NestedString(u.Object, "status", "error", "message"); msg != "null: boom" {
 		t.Fatalf("error.message = %q, want Kanister's \"null: boom\" (no errkit details)", msg)
 	}
-	evs, err := k.Clientset.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=ActionSet,involvedObject.name=fails,type=Warning"})
-	if err != nil || len(evs.Items) != 1 || evs.Items[0].Reason != "ActionSetFailed Action: backup" || evs.Items[0].Source.Component != "Kanister Controller" {
-		t.Fatalf("warning events %+v (%v), want one ActionSetFailed from Kanister Controller", evs, err)
+	// Kanister records the Warning after the status write: wait for it.
+	ev := warningEvent(t, k, ns, "fails", "ActionSetFailed Action: backup")
+	if ev.Source.Component != "Kanister Controller" || !strings.HasSuffix(ev.Message, ": null: boom") {
+		t.Fatalf("warning event %+v, want one from Kanister Controller with the phase error", ev)
 	}
 }
 
