@@ -122,6 +122,11 @@ func (c *checker) phase(action string, ph Phase) {
 			c.add(action, ph.Name, "%s needs arg %q", ph.Func, arg)
 		}
 	}
+	for _, arg := range sortedKeys(ph.Args) {
+		if !fn.supports(arg) {
+			c.add(action, ph.Name, "%s does not take arg %q: Kanister fails the phase (\"argument %s is not supported\")", ph.Func, arg, arg)
+		}
+	}
 	for _, group := range fn.oneOf {
 		n := 0
 		for _, arg := range group {

@@ -76,6 +76,23 @@ func TestCheck(t *testing.T) {
 			want: []string{`CopyVolumeData needs arg "volume"`},
 		},
 		{
+			name: "unsupported arg, as Kanister's CheckSupportedArgs refuses it",
+			mutate: func(bp *Blueprint) {
+				bp.Actions["backup"].Phases[0].Args["volumes"] = map[string]any{"x": "/mnt"}
+			},
+			want: []string{`action backup, phase copy: CopyVolumeData does not take arg "volumes": Kanister fails the phase ("argument volumes is not supported")`},
+		},
+		{
+			name: "CreateCSISnapshotStatic takes snapshotHandle, not handle",
+			mutate: func(bp *Blueprint) {
+				a := bp.Actions["delete"]
+				a.DeferPhase = &Phase{Func: "CreateCSISnapshotStatic", Name: "static", Args: map[string]any{
+					"name": "s", "namespace": "ml", "driver": "d", "handle": "h", "snapshotClass": "c"}}
+				bp.Actions["delete"] = a
+			},
+			want: []string{`CreateCSISnapshotStatic needs arg "snapshotHandle"`, `CreateCSISnapshotStatic does not take arg "handle"`},
+		},
+		{
 			name: "one-of group: neither and both",
 			mutate: func(bp *Blueprint) {
 				args := bp.Actions["restore"].Phases[0].Args

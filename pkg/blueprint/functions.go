@@ -2,9 +2,15 @@ package blueprint
 
 // function is what the checks know about one registered Kanister function.
 type function struct {
-	// required args, all of which must be present.
+	// required args, all of which must be present (Kanister's
+	// RequiredArgs).
 	required []string
-	// oneOf lists groups of which exactly one arg must be present.
+	// optional args, accepted besides the required ones; any other arg
+	// fails the phase (Kanister's Arguments, checked by
+	// utils.CheckSupportedArgs in pkg/phase.go setPhaseArgs).
+	optional []string
+	// oneOf lists groups of which exactly one arg must be present (checked
+	// by the function itself when it runs).
 	oneOf [][]string
 	// restic marks functions that encrypt with restic and silently fall back
 	// to Kanister's built-in key (the same for every installation) when no
@@ -12,43 +18,84 @@ type function struct {
 	restic bool
 }
 
-// functions are the functions registered in Kanister at HEAD with the
-// required args of the contract's function table. Functions the table does
-// not detail are listed with no required args, so only their name is
-// checked.
+var podArgs = []string{"podOverride", "podAnnotations", "podLabels"}
+
+func with(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// functions are the functions registered in Kanister at HEAD, with the
+// required and accepted args each declares (pkg/function/*.go,
+// RequiredArgs and Arguments).
 var functions = map[string]function{
-	"BackupData":                  {required: []string{"namespace", "pod", "container", "includePath", "backupArtifactPrefix"}, restic: true},
-	"BackupDataAll":               {restic: true},
-	"BackupDataStats":             {restic: true},
-	"CheckRepository":             {restic: true},
-	"CopyVolumeData":              {required: []string{"namespace", "volume", "dataArtifactPrefix"}, restic: true},
-	"CreateCSISnapshot":           {required: []string{"pvc", "namespace", "snapshotClass"}},
-	"CreateCSISnapshotStatic":     {required: []string{"name", "namespace", "driver", "handle", "snapshotClass"}},
-	"CreateRDSSnapshot":           {},
-	"DeleteCSISnapshot":           {required: []string{"name", "namespace"}},
-	"DeleteCSISnapshotContent":    {required: []string{"name"}},
-	"DeleteData":                  {required: []string{"namespace", "backupArtifactPrefix"}, oneOf: [][]string{{"backupID", "backupTag"}}, restic: true},
-	"DeleteDataAll":               {restic: true},
-	"DeleteRDSSnapshot":           {},
-	"ExportRDSSnapshotToLocation": {},
-	"KubeExec":                    {required: []string{"namespace", "pod", "command"}},
-	"KubeExecAll":                 {required: []string{"namespace", "pods", "containers", "command"}},
-	"KubeTask":                    {required: []string{"image", "command"}},
-	"KubeOps":                     {required: []string{"operation"}},
-	"LocationDelete":              {required: []string{"artifact"}},
-	"MultiContainerRun":           {required: []string{"backgroundImage", "backgroundCommand", "outputImage", "outputCommand"}},
-	"PrepareData":                 {required: []string{"namespace", "image", "command"}},
-	"RestoreCSISnapshot":          {required: []string{"name", "pvc", "namespace", "storageClass", "restoreSize"}},
-	"RestoreData":                 {required: []string{"namespace", "image", "backupArtifactPrefix"}, oneOf: [][]string{{"backupIdentifier", "backupTag"}, {"pod", "volumes"}}, restic: true},
-	"RestoreDataAll":              {restic: true},
-	"RestoreRDSSnapshot":          {},
-	"ScaleWorkload":               {required: []string{"replicas"}},
-	"Wait":                        {required: []string{"timeout", "conditions"}},
-	"WaitV2":                      {required: []string{"timeout", "conditions"}},
+	"BackupData": {required: []string{"namespace", "pod", "container", "includePath", "backupArtifactPrefix"},
+		optional: []string{"encryptionKey", "insecureTLS"}, restic: true},
+	"BackupDataAll": {required: []string{"namespace", "container", "includePath", "backupArtifactPrefix"},
+		optional: []string{"pods", "encryptionKey", "insecureTLS"}, restic: true},
+	"BackupDataStats": {required: []string{"namespace", "backupArtifactPrefix", "backupID"},
+		optional: with([]string{"image", "statsMode", "encryptionKey"}, podArgs), restic: true},
+	"CheckRepository": {required: []string{"backupArtifactPrefix"},
+		optional: with([]string{"image", "encryptionKey", "insecureTLS"}, podArgs), restic: true},
+	"CopyVolumeData": {required: []string{"namespace", "volume", "dataArtifactPrefix"},
+		optional: with([]string{"image", "encryptionKey", "mountPath", "insecureTLS"}, podArgs), restic: true},
+	"CreateCSISnapshot":       {required: []string{"pvc", "namespace", "snapshotClass"}, optional: []string{"name", "labels"}},
+	"CreateCSISnapshotStatic": {required: []string{"name", "namespace", "driver", "snapshotHandle", "snapshotClass"}},
+	"CreateRDSSnapshot": {required: []string{"instanceID"},
+		optional: []string{"dbEngine", "credentialsSource", "credentialsSecret", "region"}},
+	"DeleteCSISnapshot":        {required: []string{"name", "namespace"}},
+	"DeleteCSISnapshotContent": {required: []string{"name"}},
+	"DeleteData": {required: []string{"namespace", "backupArtifactPrefix"},
+		optional: with([]string{"image", "backupID", "backupTag", "encryptionKey", "reclaimSpace", "insecureTLS"}, podArgs),
+		oneOf:    [][]string{{"backupID", "backupTag"}}, restic: true},
+	"DeleteDataAll": {required: []string{"namespace", "backupArtifactPrefix", "backupInfo"},
+		optional: with([]string{"image", "encryptionKey", "reclaimSpace", "insecureTLS"}, podArgs), restic: true},
+	"DeleteRDSSnapshot": {required: []string{"snapshotID"},
+		optional: []string{"dbEngine", "credentialsSource", "credentialsSecret", "region"}},
+	"ExportRDSSnapshotToLocation": {required: []string{"namespace", "instanceID", "snapshotID", "dbEngine"},
+		optional: []string{"username", "password", "backupArtifactPrefix", "databases", "securityGroupID", "dbSubnetGroup",
+			"podAnnotations", "podLabels", "credentialsSource", "credentialsSecret", "region"}},
+	"KubeExec":       {required: []string{"namespace", "pod", "command"}, optional: []string{"container"}},
+	"KubeExecAll":    {required: []string{"namespace", "pods", "containers", "command"}},
+	"KubeOps":        {required: []string{"operation"}, optional: []string{"spec", "namespace", "objectReference"}},
+	"KubeTask":       {required: []string{"image", "command"}, optional: with([]string{"namespace"}, podArgs)},
+	"LocationDelete": {required: []string{"artifact"}},
+	"MultiContainerRun": {required: []string{"backgroundImage", "backgroundCommand", "outputImage", "outputCommand"},
+		optional: with([]string{"namespace", "initImage", "initCommand", "sharedVolumeMedium", "sharedVolumeSizeLimit", "sharedVolumeDir"}, podArgs)},
+	"PrepareData": {required: []string{"namespace", "image", "command"},
+		optional: with([]string{"volumes", "serviceaccount", "failOnError"}, podArgs)},
+	"RestoreCSISnapshot": {required: []string{"name", "pvc", "namespace", "storageClass", "restoreSize"},
+		optional: []string{"accessModes", "volumeMode", "labels"}},
+	"RestoreData": {required: []string{"namespace", "image", "backupArtifactPrefix"},
+		optional: with([]string{"restorePath", "encryptionKey", "pod", "volumes", "backupTag", "backupIdentifier", "backupPath", "insecureTLS"}, podArgs),
+		oneOf:    [][]string{{"backupIdentifier", "backupTag"}, {"pod", "volumes"}}, restic: true},
+	"RestoreDataAll": {required: []string{"namespace", "image", "backupArtifactPrefix", "backupInfo"},
+		optional: with([]string{"restorePath", "encryptionKey", "pods", "insecureTLS"}, podArgs), restic: true},
+	"RestoreRDSSnapshot": {required: []string{"instanceID"},
+		optional: []string{"snapshotID", "dbEngine", "backupArtifactPrefix", "backupID", "username", "password", "namespace",
+			"securityGroupID", "dbSubnetGroup", "podAnnotations", "podLabels", "credentialsSource", "credentialsSecret", "region"}},
+	"ScaleWorkload": {required: []string{"replicas"}, optional: []string{"namespace", "name", "kind", "waitForReady"}},
+	"Wait":          {required: []string{"timeout", "conditions"}},
+	"WaitV2":        {required: []string{"timeout", "conditions"}},
 }
 
 // Known reports whether Kanister registers a function of that name.
 func Known(name string) bool {
 	_, ok := functions[name]
 	return ok
+}
+
+// supports reports whether f accepts arg.
+func (f function) supports(arg string) bool {
+	for _, list := range [][]string{f.required, f.optional} {
+		for _, a := range list {
+			if a == arg {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -38,6 +38,9 @@ type Client struct {
 	Logger *slog.Logger
 	// Timeouts bound the wait; zero fields take the defaults.
 	Timeouts Timeouts
+	// ControllerSelector is the label selector of the Kanister controller's
+	// Deployment; "" means the built-in rules (see IsController).
+	ControllerSelector string
 	// ProgressFile receives "N/M" (completed/total phases) on every change,
 	// for Argo's progress reporting. Default: $ARGO_PROGRESS_FILE, if set;
 	// "-" writes none (e.g. when the caller reports combined progress).
@@ -45,16 +48,34 @@ type Client struct {
 }
 
 // Timeouts are Run's own deadlines; Kanister has none (contract §5.2).
+//
+// A running ActionSet gets no deadline of its own: Kanister writes phase
+// progress only when a percentage changes and most data functions report
+// just 0 and 100 (pkg/progress/action.go), so a long backup is quiet for as
+// long as it runs. What does make a running ActionSet hopeless is a
+// controller restart, since Kanister keeps its work in memory and never
+// resumes an ActionSet that was running (pkg/controller/controller.go,
+// handleActionSet starts only pending ones). Run looks for that evidence
+// instead: the controller's pods, compared with when the ActionSet started
+// running.
 type Timeouts struct {
 	// NoStatus: no status at all after this long means the controller is not
 	// running in the namespace or rejected the spec. Default 30s.
 	NoStatus time.Duration
 	// Pending: longest time in pending. Default 2m.
 	Pending time.Duration
-	// Stalled: longest time in running without a change of phase states,
-	// running phase, percentage or lastTransitionTime. Default 10m.
-	Stalled time.Duration
-	// Overall bounds the whole wait. Default 0: none.
+	// RestartCheck: how often, while the ActionSet runs, the controller's
+	// pods are read for evidence of a restart. Default 5s.
+	RestartCheck time.Duration
+	// ClockSkew is allowed between this process's clock and the nodes'
+	// (pod start times come from the kubelet). Default 2s.
+	ClockSkew time.Duration
+	// Settle: after complete or failed, how long to wait for every action
+	// of the ActionSet to stop (render its artifacts, end its deferPhase or
+	// its running phase; see settle.go). Default 2m.
+	Settle time.Duration
+	// Overall bounds the whole wait. Default 0: none. It is the only bound
+	// on a running ActionSet when the controller's pods cannot be read.
 	Overall time.Duration
 }
 
@@ -65,8 +86,14 @@ func (t Timeouts) withDefaults() Timeouts {
 	if t.Pending <= 0 {
 		t.Pending = 2 * time.Minute
 	}
-	if t.Stalled <= 0 {
-		t.Stalled = 10 * time.Minute
+	if t.RestartCheck <= 0 {
+		t.RestartCheck = 5 * time.Second
+	}
+	if t.Settle <= 0 {
+		t.Settle = 2 * time.Minute
+	}
+	if t.ClockSkew <= 0 {
+		t.ClockSkew = 2 * time.Second
 	}
 	return t
 }
@@ -106,6 +133,9 @@ func (c *Client) log() *slog.Logger {
 func (c *Client) Run(ctx context.Context, req Request, onProgress func(Progress)) (*Result, error) {
 	obj, err := c.buildObject(req)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkTargets(ctx, req.Actions); err != nil {
 		return nil, err
 	}
 	got, err := c.createOrAdopt(ctx, obj)

@@ -7,9 +7,15 @@
 // and never modifies it afterwards (contract §5.2, wedging risk), names it
 // deterministically from the Argo workflow UID and node ID so that a retried
 // step adopts the ActionSet it created before, and waits by watching until
-// the ActionSet is complete or failed. Kanister has no timeouts of its own and
-// leaves some ActionSets without status or stuck in running for ever
-// (contract §5.1, §5.2), so Run enforces three of its own.
+// the ActionSet is complete or failed and every one of its actions has
+// stopped (Kanister runs them in parallel; see settle.go). Kanister has no
+// timeouts of its own and leaves some ActionSets without status or pending
+// (contract §5.1, §5.2), so Run bounds those two states. A running
+// ActionSet is not timed, since Kanister's phases are silent while they
+// run; Run fails it when the controller's pods show that the controller
+// restarted since it started running (restart.go), and --timeout bounds it
+// otherwise. KANISTER.md lists what this package relies on in Kanister's
+// source and where the reference contract differs.
 //
 // Errors leaving this package are classified with pkg/exitcode: API server
 // trouble is Transient, RBAC denials are Permission, a failed or silent

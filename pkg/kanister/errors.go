@@ -56,7 +56,7 @@ func (e *ActionSetError) Unwrap() error { return ErrActionSetFailed }
 // TimeoutError is one of Run's own timeouts.
 type TimeoutError struct {
 	Namespace, Name string
-	// Which is "no-status", "pending", "stalled" or "overall".
+	// Which is "no-status", "pending" or "overall".
 	Which string
 	After time.Duration
 	State string

@@ -80,13 +80,29 @@ func setup(t testing.TB, noController bool) *env {
 	if _, err := k.Clientset.CoreV1().PersistentVolumeClaims(e.ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create pvc: %v", err)
 	}
+	// Profile "s3": Kanister reads it and its Secret before any phase.
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-creds", Namespace: e.ns},
+		StringData: map[string]string{"id": "AKIA", "secret": "s3cr3t"}}
+	if _, err := k.Clientset.CoreV1().Secrets(e.ns).Create(ctx, creds, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create secret: %v", err)
+	}
+	profile := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile",
+		"metadata": map[string]any{"name": "s3", "namespace": e.ns},
+		"location": map[string]any{"type": "s3Compliant", "bucket": "b", "endpoint": "http://minio:9000"},
+		"credential": map[string]any{"type": "keyPair", "keyPair": map[string]any{"idField": "id", "secretField": "secret",
+			"secret": map[string]any{"apiVersion": "v1", "kind": "Secret", "name": "s3-creds", "namespace": e.ns}}},
+	}}
+	if _, err := k.Dynamic.Resource(kanister.ProfileGVR).Namespace(e.ns).Create(ctx, profile, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create profile: %v", err)
+	}
 	if !noController {
 		e.standin = testsupport.StartKanisterStandIn(t, k, e.ns)
 	}
 	e.client = &kanister.Client{
 		Dynamic: k.Dynamic, Kube: k.Clientset, Namespace: e.ns,
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Timeouts:     kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, Stalled: 20 * time.Second},
+		Timeouts:     kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, RestartCheck: 100 * time.Millisecond, ClockSkew: time.Nanosecond},
 		ProgressFile: filepath.Join(t.TempDir(), "progress"),
 	}
 	return e

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,9 +38,13 @@ func (w *waiter) observe(u *unstructured.Unstructured) {
 	if st.State == StatePending && w.pendingAt.IsZero() {
 		w.pendingAt = now
 	}
-	if fp := fingerprint(st); fp != w.fingerprnt || w.changedAt.IsZero() {
-		w.fingerprnt, w.changedAt = fp, now
+	if st.State == StateRunning && w.runningAt.IsZero() {
+		w.runningAt, w.nextCheck = now, now // look at the controller at once
 	}
+	if w.ended() && w.settleBy.IsZero() {
+		w.settleBy, w.nextCheck = now.Add(w.t.Settle), now
+	}
+	w.noteUnsettled()
 	p := Progress{Namespace: w.ns, Name: w.name, State: st.State, RunningPhase: st.Progress.RunningPhase}
 	p.PercentCompleted, _ = strconv.Atoi(st.Progress.PercentCompleted)
 	for _, a := range st.Actions {
@@ -69,20 +72,6 @@ func (w *waiter) observe(u *unstructured.Unstructured) {
 	if w.onProgress != nil {
 		w.onProgress(p)
 	}
-}
-
-// fingerprint captures everything whose change counts as progress for the
-// stalled timeout.
-func fingerprint(st Status) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s|%s", st.State, st.Progress.RunningPhase, st.Progress.PercentCompleted, st.Progress.LastTransitionTime)
-	for _, a := range st.Actions {
-		for _, ph := range a.Phases {
-			fmt.Fprintf(&b, "|%s=%s:%s", ph.Name, ph.State, ph.Progress.ProgressPercent)
-		}
-		fmt.Fprintf(&b, "|defer=%s", a.DeferPhase.State)
-	}
-	return b.String()
 }
 
 func (c *Client) progressFile() string {

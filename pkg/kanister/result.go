@@ -44,6 +44,10 @@ func newResult(u *unstructured.Unstructured, st Status) (*Result, error) {
 	}
 	r := &Result{Namespace: u.GetNamespace(), Name: u.GetName()}
 	for i, a := range st.Actions {
+		if art := unrendered(a.Artifacts); art != "" {
+			return nil, fmt.Errorf("ActionSet %s/%s: action %d (%s) output artifact %s is still a template; not recording it",
+				u.GetNamespace(), u.GetName(), i, a.Name, art)
+		}
 		r.Actions = append(r.Actions, ActionResult{Spec: specs[i], Name: a.Name, Blueprint: a.Blueprint,
 			Object: a.Object, Artifacts: a.Artifacts, Phases: a.Phases})
 	}
@@ -171,7 +175,7 @@ func RestoreAction(backup RecordedAction, action string, overrides ...Override) 
 
 // failure builds the *ActionSetError for a failed ActionSet.
 func (c *Client) failure(ctx context.Context, u *unstructured.Unstructured, st Status) *ActionSetError {
-	e := &ActionSetError{Namespace: u.GetNamespace(), Name: u.GetName(), Message: st.Error.Message}
+	e := &ActionSetError{Namespace: u.GetNamespace(), Name: u.GetName(), Message: Readable(st.Error.Message)}
 	for _, a := range st.Actions {
 		for _, p := range a.Phases {
 			if p.State == StateFailed && e.Phase == "" {
@@ -233,7 +237,7 @@ func (c *Client) warnings(ctx context.Context, ns, name string) []string {
 	}
 	var out []string
 	for _, ev := range items {
-		out = append(out, ev.Reason+": "+ev.Message)
+		out = append(out, ev.Reason+": "+Readable(ev.Message))
 	}
 	return out
 }

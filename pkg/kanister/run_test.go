@@ -112,14 +112,14 @@ func TestFailureSurfacesPhaseMessageAndEvents(t *testing.T) {
 	t.Parallel()
 	e := setup(t, false)
 	e.standin.Behave(func(*unstructured.Unstructured) testsupport.StandInBehaviour {
-		return testsupport.StandInBehaviour{FailPhase: "copy", FailMessage: "restic: repository locked"}
+		return testsupport.StandInBehaviour{FailPhase: "copy", FailMessage: "restic: repository locked", FailDetails: map[string]string{"pod": "copy-x"}}
 	})
 	_, err := e.client.Run(context.Background(), e.backupRequest(""), nil)
 	var ae *kanister.ActionSetError
 	if !errors.As(err, &ae) || exitcode.Of(err) != exitcode.Kanister || !errors.Is(err, kanister.ErrActionSetFailed) {
 		t.Fatalf("got %v (exit %d), want an *ActionSetError with exit 13", err, exitcode.Of(err))
 	}
-	if ae.Action != "backup" || ae.Phase != "copy" || ae.Message != "restic: repository locked" {
+	if ae.Action != "backup" || ae.Phase != "copy" || ae.Message != "restic: repository locked (pod=copy-x)" {
 		t.Fatalf("error %+v, want action backup phase copy and the message", ae)
 	}
 	if len(ae.Events) == 0 || !strings.Contains(strings.Join(ae.Events, "\n"), "ActionSetFailed Action: backup") {
@@ -132,7 +132,7 @@ func TestFailureAtInitialisation(t *testing.T) {
 	e := setup(t, false)
 	cases := []struct{ blueprint, action, want string }{
 		{"bp", "nosuch", "Action nosuch for object kind pvc not found in blueprint bp"},
-		{"missing-bp", "backup", "Failed to query blueprint missing-bp"},
+		{"missing-bp", "backup", `Failed to query blueprint: blueprints.cr.kanister.io "missing-bp" not found`},
 	}
 	for _, tc := range cases {
 		req := e.backupRequest("")

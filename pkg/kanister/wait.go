@@ -23,14 +23,24 @@ type waiter struct {
 	ns, name   string
 	onProgress func(Progress)
 
-	obj        *unstructured.Unstructured
-	status     Status
-	started    time.Time // when waiting began: the no-status clock
-	pendingAt  time.Time // first seen pending
-	changedAt  time.Time // last change of anything that shows progress
-	fingerprnt string
-	last       Progress
+	obj       *unstructured.Unstructured
+	status    Status
+	started   time.Time // when waiting began: the no-status clock
+	pendingAt time.Time // first seen pending
+	runningAt time.Time // first seen running (or the controller's "Started Action" Event, if earlier)
+	nextCheck time.Time // next look at the controller's pods
+	restart   restartWatch
+	last      Progress
+
+	// After complete or failed (see settle.go).
+	settleBy          time.Time // the wait for every action to stop ends here
+	settleNoted       bool
+	launchFailure     string // the Event of an action that failed to launch, when seen while running
+	launchFailedEvent bool
+	launched          int // actions launched before the launch failure
 }
+
+func (w *waiter) now() time.Time { return time.Now() }
 
 func (c *Client) wait(ctx context.Context, obj *unstructured.Unstructured, onProgress func(Progress)) (*Result, error) {
 	w := &waiter{c: c, t: c.Timeouts.withDefaults(), ns: obj.GetNamespace(), name: obj.GetName(),
@@ -111,6 +121,9 @@ func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Ti
 			if err := w.onTimer(ctx, timer); err != nil {
 				return events, err
 			}
+			if w.finished() {
+				return events + 1, nil
+			}
 		case ev, ok := <-wi.ResultChan():
 			if !ok {
 				w.c.log().Debug("ActionSet watch closed; re-establishing", "actionset", w.ns+"/"+w.name)
@@ -121,7 +134,7 @@ func (w *waiter) consume(ctx context.Context, wi watch.Interface, timer *time.Ti
 				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
 					w.observe(u)
 					resetTimer(timer, w.deadline())
-					if w.isTerminal() {
+					if w.finished() {
 						return events + 1, nil
 					}
 				}
@@ -162,12 +175,26 @@ func (w *waiter) refresh(ctx context.Context) error {
 }
 
 // onTimer re-reads the ActionSet before declaring a timeout, so that a
-// change the watch has not delivered yet is not mistaken for silence.
+// change the watch has not delivered yet is not mistaken for silence; while
+// it runs, it looks for a controller restart instead.
 func (w *waiter) onTimer(ctx context.Context, timer *time.Timer) error {
 	if err := w.refresh(ctx); err != nil {
 		return err
 	}
-	if w.isTerminal() || time.Until(w.deadline()) > 0 {
+	if !time.Now().Before(w.nextCheck) {
+		switch {
+		case w.status.State == StateRunning && w.launchFailure == "":
+			if err := w.checkRestart(ctx); err != nil {
+				return exitcode.With(exitcode.Kanister, err)
+			}
+			w.checkLaunchFailure(ctx)
+			w.observe(w.obj) // start the settle clock if an action failed to launch
+		case w.ended() && !w.launchFailedEvent:
+			w.checkLaunchFailure(ctx) // actions that never launched need not be waited for
+		}
+		w.nextCheck = time.Now().Add(w.t.RestartCheck)
+	}
+	if w.ended() || time.Until(w.deadline()) > 0 {
 		resetTimer(timer, w.deadline())
 		return nil
 	}
@@ -190,11 +217,6 @@ func (w *waiter) timeoutError() *TimeoutError {
 		e.Which, e.After = "pending", w.t.Pending
 		e.Hint = fmt.Sprintf("the ActionSet never started running: the Kanister controller in namespace %s may be overloaded, "+
 			"wedged by a conflicting update, or restarting; check its log", w.ns)
-	default:
-		e.Which, e.After = "stalled", w.t.Stalled
-		e.Hint = fmt.Sprintf("no progress (phase %q, %s%%) since %s: suspect a controller restart (kanister#3725), "+
-			"after which Kanister never finishes the ActionSet; delete it and retry",
-			w.status.Progress.RunningPhase, w.status.Progress.PercentCompleted, w.changedAt.UTC().Format(time.RFC3339))
 	}
 	return e
 }
@@ -204,7 +226,8 @@ func (w *waiter) stopped(ctx context.Context) error {
 	if errors.Is(context.Cause(ctx), errOverall) {
 		return exitcode.With(exitcode.Kanister, &TimeoutError{Namespace: w.ns, Name: w.name, Which: "overall",
 			After: w.t.Overall, State: w.status.State,
-			Hint: fmt.Sprintf("the ActionSet is left to Kanister; delete it to cancel (kubectl -n %s delete actionset %s)", w.ns, w.name)})
+			Hint: "Kanister may still be working on it, so it is left running and its result is not recorded; " +
+				"raise --timeout if this action needs longer"})
 	}
 	return fmt.Errorf("stopped waiting for ActionSet %s/%s (state %s): %w; the ActionSet is left to Kanister: delete it to cancel (kubectl -n %s delete actionset %s)",
 		w.ns, w.name, w.stateText(), ctx.Err(), w.ns, w.name)
@@ -217,31 +240,51 @@ func (w *waiter) stateText() string {
 	return w.status.State
 }
 
-// deadline is when the timeout for the current state expires.
+// deadline is when the timeout for the current state expires or, while
+// the ActionSet runs, when the controller is looked at next.
 func (w *waiter) deadline() time.Time {
 	switch w.status.State {
 	case "":
 		return w.started.Add(w.t.NoStatus)
 	case StatePending:
 		return w.pendingAt.Add(w.t.Pending)
-	default:
-		return w.changedAt.Add(w.t.Stalled)
 	}
+	if w.ended() {
+		if w.settleBy.Before(w.nextCheck) {
+			return w.settleBy
+		}
+		return w.nextCheck
+	}
+	if w.status.State == StateRunning && !w.restart.disabled {
+		return w.nextCheck
+	}
+	return time.Now().Add(24 * time.Hour) // the watch, or the overall timeout, ends the wait
 }
 
-func (w *waiter) isTerminal() bool {
-	return w.status.State == StateComplete || w.status.State == StateFailed
-}
-
+// terminal returns the outcome once the wait is finished (see settle.go).
 func (w *waiter) terminal(ctx context.Context) (bool, *Result, error) {
-	switch w.status.State {
-	case StateComplete:
+	if !w.finished() {
+		return false, nil, nil
+	}
+	note := w.settleNote()
+	if w.status.State == StateComplete && w.launchFailure == "" {
+		if note != "" {
+			return true, nil, exitcode.With(exitcode.Kanister, fmt.Errorf(
+				"ActionSet %s/%s is complete, but %s: Kanister marks an ActionSet complete once every phase is, "+
+					"and this action's output artifacts were never rendered, so nothing is recorded from it (see kubectl -n %s describe actionset %s)",
+				w.ns, w.name, note, w.ns, w.name))
+		}
 		res, err := newResult(w.obj, w.status)
 		return true, res, err
-	case StateFailed:
-		return true, nil, exitcode.With(exitcode.Kanister, w.c.failure(ctx, w.obj, w.status))
 	}
-	return false, nil, nil
+	e := w.c.failure(ctx, w.obj, w.status)
+	if e.Message == "" {
+		e.Message = Readable(w.launchFailure)
+	}
+	if note != "" {
+		e.Message += " (" + note + ")"
+	}
+	return true, nil, exitcode.With(exitcode.Kanister, e)
 }
 
 // stateOf reads status.state of an unstructured ActionSet.

@@ -7,9 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -111,14 +109,6 @@ func checkCRDs(ctx context.Context, r *runner) []Check {
 	return []Check{ok(id, name, "actionsets, blueprints, profiles served at %s (served versions: %s)", gv, strings.Join(versions, ", "))}
 }
 
-// Built-in rules for recognising the controller's Deployment: the labels
-// the Kanister Helm chart sets, or a container image of Kanister's
-// controller (for installs without the chart's labels).
-var (
-	controllerLabels = []string{"app.kubernetes.io/name=kanister-operator", "app=kanister-operator"}
-	controllerImages = []string{"kanisterio/controller", "kanister/controller", "kanister-controller"}
-)
-
 // checkController finds the controller's Deployment in the Kanister
 // namespace and requires at least one ready replica. It goes by the
 // Deployment's status (readyReplicas), which the Deployment controller
@@ -126,23 +116,15 @@ var (
 func checkController(ctx context.Context, r *runner) []Check {
 	const id, name = "controller", "Kanister controller"
 	ns := r.opts.Namespace
-	list, err := r.kube.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: r.opts.ControllerSelector})
+	list, err := kanister.FindControllers(ctx, r.kube.kube, ns, r.opts.ControllerSelector)
 	if apierrors.IsForbidden(err) {
 		return []Check{notAllowed(id, name, "list deployments in namespace "+ns)}
 	}
 	if err != nil {
 		return []Check{broken(id, name, adviceKubeconfig, "list deployments in %s: %v", ns, err)}
 	}
-	var found []appsv1.Deployment
-	var how []string
-	for _, d := range list.Items {
-		if why := isController(d, r.opts.ControllerSelector); why != "" {
-			found = append(found, d)
-			how = append(how, why)
-		}
-	}
-	if len(found) == 0 {
-		rule := "label " + strings.Join(controllerLabels, " or ") + ", or an image containing " + strings.Join(controllerImages, " or ")
+	if len(list) == 0 {
+		rule := "label " + strings.Join(kanister.ControllerLabels, " or ") + ", or an image containing " + strings.Join(kanister.ControllerImages, " or ")
 		if r.opts.ControllerSelector != "" {
 			rule = "selector " + r.opts.ControllerSelector
 		}
@@ -150,40 +132,19 @@ func checkController(ctx context.Context, r *runner) []Check {
 			fmt.Sprintf("install Kanister in namespace %s, or point --kanister-namespace at the namespace it runs in (or name its Deployment with --controller-selector)", ns),
 			"no Deployment in namespace %s looks like Kanister's controller (%s)", ns, rule)}
 	}
-	sort.Slice(found, func(i, j int) bool { return found[i].Status.ReadyReplicas > found[j].Status.ReadyReplicas })
-	d := found[0]
+	sort.Slice(list, func(i, j int) bool { return list[i].Status.ReadyReplicas > list[j].Status.ReadyReplicas })
+	d := list[0]
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
-	desc := fmt.Sprintf("deployment %s/%s: %d/%d replicas ready (recognised by %s)", ns, d.Name, d.Status.ReadyReplicas, want, how[0])
+	desc := fmt.Sprintf("deployment %s/%s: %d/%d replicas ready (recognised by %s)", ns, d.Name, d.Status.ReadyReplicas, want, d.How)
 	if d.Status.ReadyReplicas < 1 {
 		return []Check{broken(id, name,
 			fmt.Sprintf("ActionSets would stay without status; see kubectl -n %s describe deployment %s and kubectl -n %s logs deployment/%s", ns, d.Name, ns, d.Name),
 			"%s", desc)}
 	}
 	return []Check{ok(id, name, "%s", desc)}
-}
-
-// isController says why d counts as the controller, or "".
-func isController(d appsv1.Deployment, selector string) string {
-	if selector != "" {
-		return "selector " + selector // the API server already filtered
-	}
-	for _, l := range controllerLabels {
-		k, v, _ := strings.Cut(l, "=")
-		if d.Labels[k] == v {
-			return "label " + l
-		}
-	}
-	for _, c := range d.Spec.Template.Spec.Containers {
-		for _, img := range controllerImages {
-			if strings.Contains(c.Image, img) {
-				return "image " + c.Image
-			}
-		}
-	}
-	return ""
 }
 
 // notAllowed is the line for a check the identity may not perform; the

@@ -129,7 +129,7 @@ func Run(ctx context.Context, opts Options) Checklist {
 		// as this identity then see the same grant instead of racing it.
 		perms := r.bounded(ctx, checkPermissions)
 		checks = append(checks, checkCRDs, checkController, checkBlueprint, checkSecrets,
-			checkProfile, checkObjects, func(context.Context, *runner) []Check { return perms })
+			checkProfile, checkObjects, func(context.Context, *runner) []Check { return perms }, checkControllerSecrets)
 	} else if opts.usesKanister() {
 		list = append(list, warn("kanister", "Kanister checks", "fix the API server line first",
 			"not checked: the API server is not usable"))

@@ -3,7 +3,6 @@ package testsupport
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -20,43 +19,69 @@ import (
 
 // KanisterStandIn is a TEST-ONLY stand-in for the Kanister controller, which
 // cannot run here (its module and images are not available). It processes
-// ActionSets on the envtest API server the way the Kanister contract
-// (shared/reference/kanister-contract.md) describes the real controller;
-// every behaviour below names the section it follows. It runs no Kanister
-// functions: a phase "runs" by rendering its args and fabricating outputs.
+// ActionSets on the envtest API server the way Kanister's controller does,
+// as read in Kanister's source (kanisterio/kanister HEAD; controller.go is
+// pkg/controller/controller.go, param.go pkg/param/param.go, action.go
+// pkg/progress/action.go). It runs no Kanister functions: a phase "runs" by
+// rendering its args and fabricating outputs.
 //
-//   - §1, §5.1.1: it watches ActionSets in one namespace only, with no resync;
-//     on (re)start every existing ActionSet is handled as an add.
-//   - §5.1.2: an invalid spec (an object kind Kanister does not know, without
-//     apiVersion and resource) gets no status and no event at all.
-//   - §5.1.3: initialisation reads the Blueprint from the ActionSet's
-//     namespace; a missing blueprint name, a missing Blueprint or an action
-//     not in it fails the ActionSet with Kanister's messages and empty
-//     status.actions. Otherwise status.actions has every phase pending, the
-//     deferPhase stub and the raw {{ }} output-artifact templates.
-//   - §5.1.4-5: pending → running; the target object is fetched (missing: the
-//     action fails); phases run in order, each set running (runningPhase,
-//     lastTransitionTime) then complete (progressPercent "100", output,
-//     percentCompleted = completed phases of all actions × 100 / all phases).
-//     Args are rendered with text/template and missingkey=error against
-//     .Object, .ArtifactsIn, .Options, .Phases, .PVC/.StatefulSet/.Deployment/
-//     .Namespace, .Time (§2.5), so a restore without input artifacts fails
-//     with "Failed to render template: ..." (#1882). Actions run one after
-//     the other here (Kanister runs them in parallel; nothing observable by
-//     a client depends on that).
-//   - Phase outputs are fabricated deterministically: every rendered
-//     top-level string arg is echoed under its own name, and backupID,
-//     backupTag and size are added unless an arg already set them.
-//   - §5.1.6-7: the deferPhase runs after the phases either way; artifacts are
-//     rendered only after every phase succeeded, then state becomes complete.
-//   - §2.4: Events from component "Kanister Controller": Normal "Started
-//     Action", "Started Phase", "Ended Phase", "Update Complete"; Warning
-//     "ActionSetFailed Action: <name>" (and "Blueprint not specified").
-//   - §1: every status write is a full Update of the object (no status
-//     subresource).
-//   - §5.2: Stop simulates the controller dying: ActionSets it was running
-//     stay running for ever (#3725); Restart handles pending ones and those
-//     without status, and ignores running, complete and failed ones.
+//   - Watch (controller.go StartWatch, pkg/customresource watcher): ActionSets
+//     in one namespace only, no resync; on (re)start every existing
+//     ActionSet is handled as an add (onAdd).
+//   - Validation (onAddActionSet, pkg/validate ActionSet): an object kind
+//     Kanister does not know, without apiVersion and resource, gets no
+//     status and no Event at all.
+//   - Initialisation (initActionSetStatus, initialActionStatus): no
+//     blueprint name fails with Event reason "Blueprint not specified"; a
+//     Blueprint that cannot be read with reason "Error" and "Could not get
+//     blueprint: Failed to query blueprint: ..."; an action missing from the
+//     Blueprint with "ActionSetFailed Action: NAME". The failed status has
+//     empty actions. Otherwise pending, every phase pending, the deferPhase
+//     stub, raw {{ }} output-artifact templates, and no progress at all
+//     (percentCompleted is absent). One plain Update.
+//   - Start (handleActionSet): pending → running with one plain Update;
+//     then each action is launched in turn: "Started Action" Event, template
+//     params read as param.go New reads them (Secrets, ConfigMaps, the
+//     Profile and its credential Secret, then the object). A launch failure
+//     (missing Secret, ConfigMap, Profile or object) records Warning
+//     "ActionSetFailed Action: NAME" / "Failed to launch Action AS: ERR" and
+//     writes failed (first phase failed) with a plain Update of the object
+//     as it was after the running write, which conflicts, and is lost, when
+//     an action launched before has written since. Launched actions keep
+//     running: each runs in its own goroutine, in parallel.
+//   - Phases (runAction): in order; each: "Started Phase", runningPhase and
+//     state running (no progress written), the function runs quietly (the
+//     5 s poller of action.go UpdateActionSetsProgress writes the
+//     function's "0" once), then complete with output and progressPercent
+//     "100", and percentCompleted recomputed as the average of all phases'
+//     percentages, lastTransitionTime moving only when it changes
+//     (SetActionSetPercentCompleted). Args are rendered with text/template
+//     and missingkey=error against .Object, .ArtifactsIn, .Options,
+//     .Phases, .Secrets, .ConfigMaps, .Profile, .PVC/.StatefulSet/
+//     .Deployment/.Namespace and .Time, so a restore without input
+//     artifacts fails with "Failed to render template: ...". Every write is
+//     a get-change-update retried on conflict (pkg/reconcile ActionSet).
+//   - Failure: a failing phase writes state failed, error.message and the
+//     phase failed at once, with Warning "ActionSetFailed Action: NAME";
+//     the deferPhase runs only after that (executeDeferPhase: runningPhase
+//     is set to it, its own state stays pending until it ends).
+//   - Completion (renderActionsetArtifacts, maybeSetActionSetStateComplete):
+//     only an action whose phases and deferPhase all succeeded renders its
+//     artifacts; then the state becomes complete when every phase of every
+//     action is complete, even if another action is still in its deferPhase
+//     or rendering. "Update Complete" follows (onUpdateActionSet).
+//   - The controller sets no labels on the ActionSet.
+//   - Restart: Stop kills the controller and deletes its pod; Restart
+//     restarts its container in place (or starts a new pod after Stop). A
+//     restarted controller starts pending ActionSets and those without
+//     status, and ignores running, complete and failed ones, so one that was
+//     running stays running for ever (handleActionSet; kanister#3725). The
+//     stand-in keeps a Deployment named like the chart's and a pod whose
+//     status shows when the current process started.
+//
+// Phase outputs are fabricated deterministically: every rendered top-level
+// string arg is echoed under its own name, and backupID, backupTag and size
+// are added unless an arg already set them.
 //
 // Knobs: Behave sets a function choosing a StandInBehaviour per ActionSet,
 // and the same can be asked per ActionSet through spec.actions[].options
@@ -65,7 +90,11 @@ import (
 //	mlstate-standin/mode          no-status | hold-pending | freeze-running
 //	mlstate-standin/fail-phase    name of the phase to fail
 //	mlstate-standin/fail-message  its error message
-//	mlstate-standin/phase-delay   Go duration slept inside every phase
+//	mlstate-standin/phase-delay   Go duration each phase runs quietly
+//	mlstate-standin/defer-delay   Go duration the deferPhase runs
+//
+// The mode applies to the whole ActionSet; the others only to the action
+// whose options carry them.
 type KanisterStandIn struct {
 	k  *KubeEnv
 	ns string
@@ -77,16 +106,20 @@ type KanisterStandIn struct {
 	handled map[types.UID]bool   // handled by the current run
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	pod     string // the current process's pod
+	pods    int    // pods created, for their names
 }
 
 // StandInBehaviour makes the stand-in misbehave for one ActionSet.
 type StandInBehaviour struct {
-	NoStatus      bool          // leave it without status (as for an invalid spec)
-	HoldPending   bool          // never start it
-	FreezeRunning bool          // stop writing once its first phase runs (#3725)
-	FailPhase     string        // fail the phase with this name ...
-	FailMessage   string        // ... with this status.error.message
-	PhaseDelay    time.Duration // sleep inside every phase
+	NoStatus      bool              // leave it without status (as for an invalid spec)
+	HoldPending   bool              // never start it
+	FreezeRunning bool              // hang in the first phase, writing nothing more
+	FailPhase     string            // fail the phase with this name ...
+	FailMessage   string            // ... with this error (Kanister prefixes its details' JSON) ...
+	FailDetails   map[string]string // ... whose errkit details are these
+	PhaseDelay    time.Duration     // how long every phase runs, quietly
+	DeferDelay    time.Duration     // how long the deferPhase runs (default PhaseDelay)
 }
 
 // StandInOption prefixes the option keys the stand-in reads.
@@ -121,25 +154,46 @@ func (s *KanisterStandIn) Created() int {
 	return len(s.seen)
 }
 
-// Stop kills the controller: in-flight ActionSets are left as they are.
+// Stop kills the controller: in-flight ActionSets are left as they are and
+// its pod goes away (deleted, say, or its node lost).
 func (s *KanisterStandIn) Stop() {
+	if s.stopLoop() {
+		s.stopPod(context.Background())
+	}
+}
+
+// Restart restarts the controller's container in place, the way a crash
+// or an OOM kill does (the pod stays, its container's start time moves),
+// or starts a new pod when the controller was stopped.
+func (s *KanisterStandIn) Restart() {
+	if s.stopLoop() {
+		if err := s.restartContainer(context.Background()); err != nil {
+			s.t.Fatalf("kanister stand-in: restart container: %v", err)
+		}
+	}
+	s.start()
+}
+
+// stopLoop ends the controller's goroutines; false when none ran.
+func (s *KanisterStandIn) stopLoop() bool {
 	s.mu.Lock()
 	cancel := s.cancel
 	s.cancel = nil
 	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		s.wg.Wait()
+	if cancel == nil {
+		return false
 	}
-}
-
-// Restart stops the controller if it runs and starts it again.
-func (s *KanisterStandIn) Restart() {
-	s.Stop()
-	s.start()
+	cancel()
+	s.wg.Wait()
+	return true
 }
 
 func (s *KanisterStandIn) start() {
+	if s.ControllerPod() == "" {
+		if err := s.startPod(context.Background()); err != nil {
+			s.t.Fatalf("kanister stand-in: controller pod: %v", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
 	s.cancel, s.handled = cancel, map[types.UID]bool{}
@@ -194,11 +248,12 @@ func (s *KanisterStandIn) add(ctx context.Context, u *unstructured.Unstructured)
 	if behave != nil {
 		b = behave(u)
 	}
+	base := b
 	b = optionBehaviour(u, b)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		r := &standInRun{s: s, name: u.GetName(), uid: u.GetUID(), b: b, start: time.Now().UTC()}
+		r := &standInRun{s: s, name: u.GetName(), uid: u.GetUID(), b: b, base: base, start: time.Now().UTC()}
 		err := r.process(ctx, u, hasStatus)
 		switch {
 		case err == nil, ctx.Err() != nil:
@@ -210,7 +265,8 @@ func (s *KanisterStandIn) add(ctx context.Context, u *unstructured.Unstructured)
 	}()
 }
 
-// optionBehaviour reads the mlstate-standin/ options of every action.
+// optionBehaviour reads the mode option of every action: any action's
+// mode applies to the whole ActionSet.
 func optionBehaviour(u *unstructured.Unstructured, b StandInBehaviour) StandInBehaviour {
 	actions, _, _ := unstructured.NestedSlice(u.Object, "spec", "actions")
 	for _, a := range actions {
@@ -223,15 +279,25 @@ func optionBehaviour(u *unstructured.Unstructured, b StandInBehaviour) StandInBe
 		case "freeze-running":
 			b.FreezeRunning = true
 		}
-		if v := opts[StandInOption+"fail-phase"]; v != "" {
-			b.FailPhase = v
-		}
-		if v := opts[StandInOption+"fail-message"]; v != "" {
-			b.FailMessage = v
-		}
-		if d, err := time.ParseDuration(opts[StandInOption+"phase-delay"]); err == nil {
-			b.PhaseDelay = d
-		}
+	}
+	return b
+}
+
+// actionBehaviour is b with one action's phase options applied: they
+// concern that action only.
+func actionBehaviour(spec map[string]any, b StandInBehaviour) StandInBehaviour {
+	opts, _, _ := unstructured.NestedStringMap(spec, "options")
+	if v := opts[StandInOption+"fail-phase"]; v != "" {
+		b.FailPhase = v
+	}
+	if v := opts[StandInOption+"fail-message"]; v != "" {
+		b.FailMessage = v
+	}
+	if d, err := time.ParseDuration(opts[StandInOption+"phase-delay"]); err == nil {
+		b.PhaseDelay = d
+	}
+	if d, err := time.ParseDuration(opts[StandInOption+"defer-delay"]); err == nil {
+		b.DeferDelay = d
 	}
 	return b
 }
@@ -249,26 +315,6 @@ func (s *KanisterStandIn) event(ctx context.Context, name string, uid types.UID,
 	}
 	if _, err := s.k.Clientset.CoreV1().Events(s.ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
 		s.t.Logf("kanister stand-in: event %s on %s: %v", reason, name, err)
-	}
-}
-
-// writeStatus replaces the status with a full Update, retried on conflict
-// (§1: no status subresource; §5.1.5 reconcile.ActionSet).
-func (s *KanisterStandIn) writeStatus(ctx context.Context, name string, st *siStatus) error {
-	ri := s.k.Dynamic.Resource(standInActionSets).Namespace(s.ns)
-	var raw map[string]any
-	if err := roundTrip(st, &raw); err != nil {
-		return err
-	}
-	for {
-		u, err := ri.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		u.Object["status"] = raw
-		if _, err = ri.Update(ctx, u, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
-			return err
-		}
 	}
 }
 
@@ -293,11 +339,3 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 func lower(s string) string { return strings.ToLower(s) }
-
-// fmtPercent is percentCompleted as Kanister writes it: an integer as text.
-func fmtPercent(done, total int) string {
-	if total == 0 {
-		return "0"
-	}
-	return fmt.Sprint(done * 100 / total)
-}

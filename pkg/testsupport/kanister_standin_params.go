@@ -11,13 +11,46 @@ import (
 	"text/template"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// params resolves the template parameters of one action (§2.5).
+// params resolves the template parameters of one action the way
+// pkg/param/param.go New does, in its order: the Secrets, the ConfigMaps,
+// the Profile and its credential Secret, then the object. Every read is
+// the controller's own, so a missing (or forbidden) one fails the launch
+// with the API error's text.
 func (r *standInRun) params(ctx context.Context, spec map[string]any) (map[string]any, error) {
+	cs := r.s.k.Clientset
+	secrets := map[string]any{}
+	for key, ref := range asMap(spec["secrets"]) {
+		sec, err := cs.CoreV1().Secrets(str(asMap(ref)["namespace"])).Get(ctx, str(asMap(ref)["name"]), metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		secrets[key] = secretParam(sec)
+	}
+	configMaps := map[string]any{}
+	for key, ref := range asMap(spec["configMaps"]) {
+		cm, err := cs.CoreV1().ConfigMaps(str(asMap(ref)["namespace"])).Get(ctx, str(asMap(ref)["name"]), metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		data := map[string]any{}
+		for k, v := range cm.Data {
+			data[k] = v
+		}
+		configMaps[key] = map[string]any{"Data": data}
+	}
+	var profile map[string]any
+	if ref := asMap(spec["profile"]); ref != nil {
+		var err error
+		if profile, err = r.profileParam(ctx, ref); err != nil {
+			return nil, err
+		}
+	}
 	ref := asMap(spec["object"])
 	kind, name, ns := lower(str(ref["kind"])), str(ref["name"]), str(ref["namespace"])
 	gvr := map[string]schema.GroupVersionResource{
@@ -33,12 +66,20 @@ func (r *standInRun) params(ctx context.Context, spec map[string]any) (map[strin
 	ri := r.s.k.Dynamic.Resource(gvr)
 	var obj *unstructured.Unstructured
 	var err error
+	objNS := ns
 	if kind == "namespace" {
-		obj, err = ri.Get(ctx, name, metav1.GetOptions{})
+		objNS = ""
+		obj, err = ri.Get(ctx, ns, metav1.GetOptions{})
 	} else {
 		obj, err = ri.Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	}
 	if err != nil {
+		// The typed reads of the known kinds fail with the API error as
+		// it is; the generic read (namespace and other kinds) wraps it.
+		if !knownKinds[kind] || kind == "namespace" {
+			return nil, fmt.Errorf("could not fetch object name: %s, namespace: %s, group: %s, version: %s, resource: %s: %w",
+				name, objNS, gvr.Group, gvr.Version, gvr.Resource, err)
+		}
 		return nil, err
 	}
 	in := map[string]any{}
@@ -53,7 +94,11 @@ func (r *standInRun) params(ctx context.Context, spec map[string]any) (map[strin
 	if options == nil {
 		options = map[string]any{}
 	}
-	p := map[string]any{"Object": obj.Object, "ArtifactsIn": in, "Options": options, "Time": r.start.Format(time.RFC3339Nano)}
+	p := map[string]any{"Object": obj.Object, "ArtifactsIn": in, "Options": options, "Time": r.start.Format(time.RFC3339Nano),
+		"Secrets": secrets, "ConfigMaps": configMaps}
+	if profile != nil {
+		p["Profile"] = profile
+	}
 	named := map[string]any{"Name": name, "Namespace": ns}
 	switch kind {
 	case "pvc":
@@ -81,9 +126,14 @@ func render(v any, params map[string]any) (any, error) {
 	switch t := v.(type) {
 	case string:
 		tpl, err := template.New("arg").Option("missingkey=error").Funcs(template.FuncMap{
-			"toJson":   func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-			"toString": func(v any) string { return fmt.Sprint(v) },
-			"quote":    func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
+			"toJson": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+			"toString": func(v any) string {
+				if b, ok := v.([]byte); ok {
+					return string(b)
+				}
+				return fmt.Sprint(v)
+			},
+			"quote": func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
 		}).Parse(t)
 		if err != nil {
 			return nil, renderError{err}
@@ -115,4 +165,48 @@ func render(v any, params map[string]any) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+// secretParam is a Secret as a template sees it (.Secrets.REF.Data.KEY is
+// bytes, hence `| toString`).
+func secretParam(sec *corev1.Secret) map[string]any {
+	data := map[string]any{}
+	for k, v := range sec.Data {
+		data[k] = v
+	}
+	return map[string]any{"Data": data, "Name": sec.Name, "Namespace": sec.Namespace}
+}
+
+// profileParam reads the Profile and its keyPair credential Secret as
+// fetchProfile and fetchKeyPairCredential do.
+func (r *standInRun) profileParam(ctx context.Context, ref map[string]any) (map[string]any, error) {
+	p, err := r.s.k.Dynamic.Resource(schema.GroupVersionResource{Group: "cr.kanister.io", Version: "v1alpha1", Resource: "profiles"}).
+		Namespace(str(ref["namespace"])).Get(ctx, str(ref["name"]), metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	cred := asMap(p.Object["credential"])
+	kp := asMap(cred["keyPair"])
+	if str(cred["type"]) != "keyPair" || kp == nil {
+		return nil, fmt.Errorf("CredentialType '%s' not supported", str(cred["type"]))
+	}
+	sref := asMap(kp["secret"])
+	sec, err := r.s.k.Clientset.CoreV1().Secrets(str(sref["namespace"])).Get(ctx, str(sref["name"]), metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	idField, secretField := str(kp["idField"]), str(kp["secretField"])
+	if _, ok := sec.Data[idField]; !ok {
+		return nil, fmt.Errorf("Key '%s' not found in secret '%s:%s'", idField, sec.Namespace, sec.Name)
+	}
+	if _, ok := sec.Data[secretField]; !ok {
+		return nil, fmt.Errorf("Value '%s' not found in secret '%s:%s'", secretField, sec.Namespace, sec.Name)
+	}
+	loc := asMap(p.Object["location"])
+	return map[string]any{
+		"Location": map[string]any{"Type": str(loc["type"]), "Bucket": str(loc["bucket"]), "Endpoint": str(loc["endpoint"]),
+			"Prefix": str(loc["prefix"]), "Region": str(loc["region"])},
+		"Credential":    map[string]any{"Type": "keyPair", "KeyPair": map[string]any{"ID": string(sec.Data[idField]), "Secret": string(sec.Data[secretField])}},
+		"SkipSSLVerify": p.Object["skipSSLVerify"] == true,
+	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -129,7 +130,76 @@ func Setup(t *testing.T) *Env {
 	})
 	e.Grant(ctx, t, e.Namespace, KanisterRules())
 	e.Grant(ctx, t, e.AppNamespace, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get"}}})
+	e.GrantControllerSecrets(ctx, t)
+	e.AllowAccessReviews(ctx, t)
 	return e
+}
+
+// ControllerSecretsRole names the Role that lets the controller's
+// ServiceAccount read the Profile's Secret and the restic key.
+const ControllerSecretsRole = "kanister-operator-secrets"
+
+// GrantControllerSecrets lets the controller's ServiceAccount get the
+// Secrets of the Kanister namespace (rbac.yaml names them; here any, so
+// that tests pointing the Profile at other Secrets break only their own
+// line), and waits until the authorizer says so.
+func (e *Env) GrantControllerSecrets(ctx context.Context, t *testing.T) {
+	t.Helper()
+	rbac := e.Kube.Clientset.RbacV1()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: ControllerSecretsRole}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}}}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: ControllerSecretsRole},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ControllerSecretsRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: Controller, Namespace: e.Namespace}},
+	}
+	must(t, "create controller role", func() error { _, err := rbac.Roles(e.Namespace).Create(ctx, role, metav1.CreateOptions{}); return err })
+	must(t, "create controller rolebinding", func() error {
+		_, err := rbac.RoleBindings(e.Namespace).Create(ctx, binding, metav1.CreateOptions{})
+		return err
+	})
+	e.waitAllowed(t, "system:serviceaccount:"+e.Namespace+":"+Controller, authzv1.ResourceAttributes{
+		Namespace: e.Namespace, Verb: "get", Resource: "secrets", Name: KeySecret})
+}
+
+// AllowAccessReviews lets the user create SubjectAccessReviews (a
+// cluster-wide grant, removed when the test ends), which preflight needs
+// to check the controller's rights, and waits until it takes effect.
+func (e *Env) AllowAccessReviews(ctx context.Context, t *testing.T) {
+	t.Helper()
+	rbac := e.Kube.Clientset.RbacV1()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: e.UserName + "-access-reviews"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}}}}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: e.UserName + "-access-reviews"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: e.UserName}},
+	}
+	must(t, "create clusterrole", func() error { _, err := rbac.ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); return err })
+	t.Cleanup(func() { _ = rbac.ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
+	must(t, "create clusterrolebinding", func() error {
+		_, err := rbac.ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{})
+		return err
+	})
+	t.Cleanup(func() {
+		_ = rbac.ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	e.waitAllowed(t, e.UserName, authzv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"})
+}
+
+// waitAllowed waits until the authorizer grants user the request: RBAC
+// objects reach it asynchronously.
+func (e *Env) waitAllowed(t *testing.T, user string, attrs authzv1.ResourceAttributes) {
+	t.Helper()
+	testsupport.Eventually(t, 0, user+" allowed to "+attrs.Verb+" "+attrs.Resource, func(ctx context.Context) (bool, string) {
+		a := attrs
+		res, err := e.Kube.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
+			Spec: authzv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &a}}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return res.Status.Allowed, res.Status.Reason
+	})
 }
 
 // KanisterRules are the rights preflight checks for in the Kanister
@@ -198,7 +268,8 @@ func (e *Env) ControllerDeployment(ctx context.Context, t *testing.T, name strin
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: image}}},
+				Spec: corev1.PodSpec{ServiceAccountName: Controller, // the chart's, whatever the Deployment is called
+					Containers: []corev1.Container{{Name: "controller", Image: image}}},
 			},
 		},
 	}

@@ -26,7 +26,7 @@ func TestPruneKanisterDelete(t *testing.T) {
 	f := testsupport.NewKanisterFixture(t)
 	k, ns := f.Kube, f.Namespace
 	kc := &kanister.Client{Dynamic: k.Dynamic, Kube: k.Clientset, Namespace: ns,
-		Timeouts: kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second, Stalled: 20 * time.Second}}
+		Timeouts: kanister.Timeouts{NoStatus: 20 * time.Second, Pending: 20 * time.Second}}
 
 	b := fileBackend(t)
 	dir := filepath.Join(t.TempDir(), "ckpt")

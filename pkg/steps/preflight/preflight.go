@@ -37,7 +37,6 @@ func App() *cli.App {
 	flags := []cli.Flag{stepcli.StoreFlag(), stepcli.PipelineFlag(), stepcli.OutputsDirFlag(), stepcli.VerboseFlag(),
 		&cli.StringFlag{Name: "restore-action", Value: "restore", Usage: "Blueprint action restore runs (checked to exist and to read only the backup's artifacts)", EnvVars: []string{"MLSTATE_RESTORE_ACTION"}},
 		&cli.StringFlag{Name: "delete-action", Value: "delete", Usage: "Blueprint action that deletes a backup (checked like the restore action)", EnvVars: []string{"MLSTATE_DELETE_ACTION"}},
-		&cli.StringFlag{Name: "controller-selector", Usage: "label selector of the Kanister controller's Deployment (default: label app.kubernetes.io/name=kanister-operator or app=kanister-operator, or a kanisterio/controller image)", EnvVars: []string{"MLSTATE_CONTROLLER_SELECTOR"}},
 		&cli.DurationFlag{Name: "check-timeout", Value: preflight.DefaultTimeout, Usage: "time limit of each check (the restore-point verification reads every chunk)", EnvVars: []string{"MLSTATE_CHECK_TIMEOUT"}},
 		&cli.BoolFlag{Name: "fail-on-warning", Usage: "exit 15 when a check warns and none is broken", EnvVars: []string{"MLSTATE_FAIL_ON_WARNING"}},
 	}

@@ -78,6 +78,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 		kc.Logger = log
+		kc.Namespace = stepflags.KanisterNamespaceFor(c, rec.KanisterNamespace)
 		opts.Kanister = kc
 	}
 	log.Info("restoring", "restorePoint", rec.ID, "kanisterActions", len(rec.Kanister), "trees", len(rec.Trees))

@@ -68,7 +68,7 @@ func TestSnapshotKanisterPreconditions(t *testing.T) {
 	}{
 		{"unknown blueprint", []string{"--object", c.f.Object(), "--blueprint", "nope"}, exitcode.Kanister, []string{"nope"}},
 		{"unknown action", []string{"--object", c.f.Object(), "--blueprint", testsupport.FixtureBlueprint, "--action", "snapshot-all"}, exitcode.Kanister, []string{"snapshot-all"}},
-		{"missing object", []string{"--object", "pvc/" + c.f.Namespace + "/gone", "--blueprint", testsupport.FixtureBlueprint}, exitcode.Kanister, []string{"gone"}},
+		{"missing object", []string{"--object", "pvc/" + c.f.Namespace + "/gone", "--blueprint", testsupport.FixtureBlueprint}, exitcode.Precondition, []string{"pvc/" + c.f.Namespace + "/gone, does not exist", "nothing was started"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

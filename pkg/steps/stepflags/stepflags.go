@@ -29,8 +29,11 @@ func Cluster() []cli.Flag {
 		&cli.StringFlag{Name: "kanister-namespace", Value: kanister.DefaultNamespace, Usage: "namespace of the Kanister controller, its Blueprints and the ActionSets", EnvVars: env("KANISTER_NAMESPACE")},
 		&cli.DurationFlag{Name: "no-status-timeout", Value: 30 * time.Second, Usage: "fail when an ActionSet has no status after this long (controller down, or spec invalid)", EnvVars: env("NO_STATUS_TIMEOUT")},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, Usage: "fail when an ActionSet stays pending this long", EnvVars: env("PENDING_TIMEOUT")},
-		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Minute, Usage: "fail when a running ActionSet shows no progress this long (suspect a controller restart)", EnvVars: env("STALL_TIMEOUT")},
-		&cli.DurationFlag{Name: "timeout", Usage: "overall limit for waiting on Kanister (0: none)", EnvVars: env("TIMEOUT")},
+		// Kanister's phases are quiet for as long as they run, so no silence
+		// means a stall; a controller restart is detected from its pods.
+		&cli.DurationFlag{Name: "stall-timeout", Hidden: true, Usage: "ignored (a running ActionSet is watched for a controller restart instead)", EnvVars: env("STALL_TIMEOUT")},
+		&cli.DurationFlag{Name: "timeout", Usage: "overall limit for waiting on Kanister (0: none); the only limit on a running ActionSet when the controller's pods cannot be read", EnvVars: env("TIMEOUT")},
+		&cli.StringFlag{Name: "controller-selector", Usage: "label selector of the Kanister controller's Deployment (default: label app.kubernetes.io/name=kanister-operator or app=kanister-operator, or a kanisterio/controller image)", EnvVars: env("CONTROLLER_SELECTOR")},
 	}
 }
 
@@ -181,10 +184,23 @@ func Kanister(c *cli.Context, userAgent string) (*kanister.Client, error) {
 	kc.Timeouts = kanister.Timeouts{
 		NoStatus: c.Duration("no-status-timeout"),
 		Pending:  c.Duration("pending-timeout"),
-		Stalled:  c.Duration("stall-timeout"),
 		Overall:  c.Duration("timeout"),
 	}
+	kc.ControllerSelector = c.String("controller-selector")
+	if c.IsSet("stall-timeout") {
+		slog.Warn("--stall-timeout is ignored: a quiet phase is not a stall; a controller restart during a running ActionSet is detected from the controller's pods, and --timeout bounds the wait")
+	}
 	return kc, nil
+}
+
+// KanisterNamespaceFor is the namespace to run a recorded restore point's
+// actions in: the one it was taken in, unless --kanister-namespace (or its
+// variable) was given. The Blueprints and Profile of the backup live there.
+func KanisterNamespaceFor(c *cli.Context, recorded string) string {
+	if recorded == "" || c.IsSet("kanister-namespace") {
+		return c.String("kanister-namespace")
+	}
+	return recorded
 }
 
 func usage(format string, args ...any) error {
