@@ -117,9 +117,9 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	m := &Manifest{Version: ManifestVersion, Entries: entries}
-	data, err := m.Encode()
+	data, err := encodeChecked(m)
 	if err != nil {
-		return res, fmt.Errorf("encode manifest: %w", err)
+		return res, err
 	}
 	res.ID = Sum(data)
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
@@ -195,6 +195,29 @@ func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
 	}
 	p.opts.Progress.SetTotal(total)
 	return todo
+}
+
+// encodeChecked encodes m and decodes the bytes again before anything is
+// stored: a manifest that would not read back exactly as scanned (a name the
+// encoding cannot carry, say) fails the push instead of every later pull.
+func encodeChecked(m *Manifest) ([]byte, error) {
+	data, err := m.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	back, err := DecodeManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: it does not read back: %w", err)
+	}
+	if len(back.Entries) != len(m.Entries) {
+		return nil, fmt.Errorf("encode manifest: %w: %d entries read back as %d", ErrInvalidManifest, len(m.Entries), len(back.Entries))
+	}
+	for i := range m.Entries {
+		if !m.Entries[i].same(&back.Entries[i]) {
+			return nil, fmt.Errorf("encode manifest: %w: %q does not read back as itself", ErrInvalidManifest, m.Entries[i].Path)
+		}
+	}
+	return data, nil
 }
 
 func mustEncode(m *Manifest) []byte {
