@@ -90,6 +90,10 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 			return res, err
 		}
 	}
+	dir, err := resolveRoot(dir, opts.Logger)
+	if err != nil {
+		return res, err
+	}
 	entries, skipped, err := scan(ctx, dir, opts.Logger)
 	if err != nil {
 		return res, err
