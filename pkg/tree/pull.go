@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +32,14 @@ type PullOptions struct {
 	// power loss cannot leave the new tree half written. Off by default: a
 	// killed process never can, and syncing the file system is slow.
 	Sync bool
+	// StallTimeout ends a chunk download that received nothing for this
+	// long, and gets the chunk again; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is how long a download may receive nothing before it
+// is given up and retried.
+const DefaultStallTimeout = time.Minute
 
 // PullResult describes a restored tree.
 type PullResult struct {
@@ -54,6 +62,9 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	}
 	if opts.Progress == nil {
 		opts.Progress = nopCounter{}
+	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = DefaultStallTimeout
 	}
 	res := PullResult{ID: id}
 	m, err := Load(ctx, st, id)
