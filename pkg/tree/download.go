@@ -265,6 +265,9 @@ func readPiece(r io.Reader, buf []byte) (int, error) {
 		m, err := r.Read(buf[n:])
 		n += m
 		if err == io.EOF {
+			if n == len(buf) {
+				return n, nil // the last bytes came with the end
+			}
 			return n, io.EOF
 		}
 		if err != nil {
