@@ -56,3 +56,24 @@ var (
 	ErrTransient  = exitcode.With(exitcode.Transient, errors.New("temporarily unavailable"))
 	ErrPermission = exitcode.With(exitcode.Permission, errors.New("access denied"))
 )
+
+// BatchDeleter is a Store that deletes many keys in one request (S3's
+// multi-object DELETE, up to 1000 keys each). DeleteMany has Delete's
+// contract for every key: a missing key is not an error.
+type BatchDeleter interface {
+	DeleteMany(ctx context.Context, keys []string) error
+}
+
+// DeleteMany deletes keys, in batches when st is a BatchDeleter and one by
+// one otherwise; it stops at the first failure.
+func DeleteMany(ctx context.Context, st Store, keys []string) error {
+	if bd, ok := st.(BatchDeleter); ok {
+		return bd.DeleteMany(ctx, keys)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

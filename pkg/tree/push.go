@@ -99,16 +99,18 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	res.Skipped = int64(skipped)
+	// The lease comes before the parent is read or chunks are listed: a
+	// sweep that starts later keeps what they name, and one that was
+	// already running is caught by checkNoSweep.
+	lease, err := takeLease(ctx, st, opts.Now(), opts.Name)
+	if err != nil {
+		return res, err
+	}
+	defer lease.release()
 	parent, err := resolveParent(ctx, st, opts)
 	if err != nil {
 		return res, err
 	}
-	start := opts.Now()
-	lease, release, err := takeLease(ctx, st, start, opts.Name)
-	if err != nil {
-		return res, err
-	}
-	defer release()
 
 	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
 	todo := p.plan(entries, parent)
@@ -129,7 +131,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
 	}
-	if err := checkNoSweep(ctx, st, lease, DefaultLeaseExpiry); err != nil {
+	if err := checkNoSweep(ctx, st, lease); err != nil {
 		return res, err
 	}
 	if opts.Name != "" {

@@ -246,6 +246,30 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteMany removes keys with multi-object DELETE requests (minio-go sends
+// up to 1000 keys in each); missing keys are not errors.
+func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
+	objects := make(chan minio.ObjectInfo, len(keys))
+	for _, k := range keys {
+		objects <- minio.ObjectInfo{Key: s.prefix + k}
+	}
+	close(objects)
+	var first error
+	// Read every result, even after a failure: minio-go's sender waits for us.
+	for e := range s.c.RemoveObjects(ctx, s.cfg.Bucket, objects, minio.RemoveObjectsOptions{}) {
+		if e.Err == nil || first != nil {
+			continue
+		}
+		if err := s.translate(e.Err); !errors.Is(err, store.ErrNotFound) {
+			first = fmt.Errorf("delete %s: %w", strings.TrimPrefix(e.ObjectName, s.prefix), err)
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
 // seekable lets minio-go rewind a body to retry it; chunks are small and
 // usually already in memory as a *bytes.Reader.
 func seekable(r io.Reader, size int64) io.Reader {
