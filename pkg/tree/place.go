@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,43 @@ type place struct {
 }
 
 const stagePrefix = ".mlstate-pull-"
+
+// oldSuffix marks the old tree during a switch by renames.
+const oldSuffix = ".old"
+
+// recoverSwitch finishes or rolls back a switch by renames that was
+// interrupted (see exchange): with the target missing, the old tree goes
+// back; with the target in place, the old tree is removed.
+func recoverSwitch(target string, log *slog.Logger) error {
+	parent, base := filepath.Dir(target), filepath.Base(target)
+	olds, _ := filepath.Glob(filepath.Join(parent, globEscape(stagePrefix+base+"-")+"*"+oldSuffix))
+	for _, old := range olds {
+		if _, err := os.Lstat(target); isNotExist(err) {
+			log.Warn("a switch to a pulled tree was interrupted before the new tree was in place; restoring the old tree", "path", target, "from", old)
+			if err := os.Rename(old, target); err != nil {
+				return fmt.Errorf("restore %s after an interrupted pull: %w", target, err)
+			}
+			continue
+		}
+		log.Warn("a switch to a pulled tree was interrupted after the new tree was in place; removing the old tree", "path", old)
+		if err := removeTree(old); err != nil {
+			log.Warn("could not remove the old tree; remove it by hand", "path", old, "error", err.Error())
+		}
+	}
+	return nil
+}
+
+// globEscape quotes the glob metacharacters in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // newPlace creates the staging directory. It goes next to the target so the
 // switch is a rename on one file system; when the target is a mount point
@@ -73,12 +111,74 @@ func dev(fi fs.FileInfo) uint64 {
 	return 0
 }
 
-func (pl *place) abort() { _ = os.RemoveAll(pl.stage) }
+func (pl *place) abort() { _ = removeTree(pl.stage) }
+
+// removeOldTree removes what a switch left behind; a variable so tests
+// can make it fail.
+var removeOldTree = removeTree
+
+// removeTree removes dir and everything below it on dir's own file system.
+// It makes directories writable first (an old tree may hold read-only ones)
+// and never descends into another device: a volume mounted below dir is
+// left in place, and reported.
+func removeTree(dir string) error {
+	fi, err := os.Lstat(dir)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return removeOn(dir, fi, dev(fi))
+}
+
+func removeOn(p string, fi fs.FileInfo, root uint64) error {
+	if !fi.IsDir() {
+		return os.Remove(p)
+	}
+	if dev(fi) != root {
+		return fmt.Errorf("%s is another file system (a mount point); left in place", p)
+	}
+	if fi.Mode().Perm()&0o700 != 0o700 {
+		if err := os.Chmod(p, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		child := filepath.Join(p, e.Name())
+		cfi, err := os.Lstat(child)
+		if err == nil {
+			err = removeOn(child, cfi, root)
+		}
+		if err != nil && !isNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		if err := os.Remove(p); err != nil && !isNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanup removes the old tree after a successful switch. A failure is a
+// warning: the target already is the pulled tree.
+func (pl *place) cleanup(log *slog.Logger) {
+	if err := removeOldTree(pl.stage); err != nil {
+		log.Warn("the pulled tree is in place, but the old one could not be removed; remove it by hand", "path", pl.stage, "error", err.Error())
+	}
+}
 
 // commit makes the staged tree the target.
-func (pl *place) commit(m *Manifest, del bool) error {
+func (pl *place) commit(m *Manifest, del bool, log *slog.Logger) error {
 	if pl.inside {
-		return pl.commitInside(m, del)
+		return pl.commitInside(m, del, log)
 	}
 	if !pl.exists {
 		if err := os.Rename(pl.stage, pl.target); err != nil {
@@ -90,17 +190,21 @@ func (pl *place) commit(m *Manifest, del bool) error {
 		return fmt.Errorf("switch %s to the pulled tree: %w", pl.target, err)
 	}
 	// stage now holds the old tree.
-	return os.RemoveAll(pl.stage)
+	pl.cleanup(log)
+	return nil
 }
 
 // exchange swaps two directories atomically (renameat2 RENAME_EXCHANGE),
-// falling back to two renames on file systems without it.
+// falling back to three renames on file systems without it (NFS, FUSE
+// answer EINVAL). The fallback is not atomic, but recoverable: a process
+// killed inside it leaves the old tree at <stage>.old, which
+// recoverSwitch puts back or removes on the next pull or push.
 func exchange(a, b string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 	if err == nil || !(errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
 		return err
 	}
-	old := a + ".old"
+	old := a + oldSuffix
 	if err := os.Rename(b, old); err != nil {
 		return err
 	}
@@ -114,7 +218,7 @@ func exchange(a, b string) error {
 // commitInside moves each top-level entry of the staged tree into the
 // target (a mount point cannot be renamed). All content is verified by then;
 // only this last step is per entry rather than a single switch.
-func (pl *place) commitInside(m *Manifest, del bool) error {
+func (pl *place) commitInside(m *Manifest, del bool, log *slog.Logger) error {
 	top := map[string]bool{}
 	for _, e := range m.Entries {
 		if !strings.Contains(e.Path, "/") {
@@ -134,14 +238,15 @@ func (pl *place) commitInside(m *Manifest, del bool) error {
 			return err
 		}
 		for _, e := range entries {
-			if !top[e.Name()] && e.Name() != stageName {
-				if err := os.RemoveAll(filepath.Join(pl.target, e.Name())); err != nil {
-					return err
+			if !top[e.Name()] && e.Name() != stageName && !strings.HasPrefix(e.Name(), stagePrefix) {
+				if err := removeOldTree(filepath.Join(pl.target, e.Name())); err != nil {
+					log.Warn("the pulled tree is in place, but an entry it does not hold could not be removed", "path", filepath.Join(pl.target, e.Name()), "error", err.Error())
 				}
 			}
 		}
 	}
-	return os.RemoveAll(pl.stage)
+	pl.cleanup(log)
+	return nil
 }
 
 // replace puts src at dst; whatever was at dst ends up at src.

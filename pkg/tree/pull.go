@@ -76,6 +76,9 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if err != nil {
 		return res, err
 	}
+	if err := recoverSwitch(target, opts.Logger); err != nil {
+		return res, err
+	}
 	if target, err = resolveRoot(target, opts.Logger); err != nil {
 		return res, err
 	}
@@ -106,7 +109,7 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 			return res, err
 		}
 	}
-	if err := pl.commit(m, opts.Delete); err != nil {
+	if err := pl.commit(m, opts.Delete, opts.Logger); err != nil {
 		return res, err
 	}
 	ok = true

@@ -90,6 +90,9 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 			return res, err
 		}
 	}
+	if err := recoverSwitch(dir, opts.Logger); err != nil {
+		return res, err
+	}
 	dir, err := resolveRoot(dir, opts.Logger)
 	if err != nil {
 		return res, err

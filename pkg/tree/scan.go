@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // resolveRoot follows a root that is a symlink (a stage directory is often
@@ -58,6 +59,12 @@ func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, err
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), stagePrefix) {
+			// A pull killed before it cleaned up left this; it is not data.
+			log.Warn("skipping the staging directory of an interrupted pull; remove it when no pull is running", "path", p)
+			skipped++
+			return filepath.SkipDir
 		}
 		info, err := d.Info()
 		if err != nil {
