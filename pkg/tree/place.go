@@ -61,6 +61,67 @@ func globEscape(s string) string {
 	return b.String()
 }
 
+// nestedMount returns a mount point strictly below target, or "". A pull
+// replaces the target's directories: a volume mounted in one would be moved
+// into the old tree, so such a target is refused. It reads the kernel's
+// mount table; where that is unreadable, it compares devices while walking.
+func nestedMount(target string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		prefix := target + string(filepath.Separator)
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 {
+				if mp := unescapeMount(f[4]); strings.HasPrefix(mp, prefix) {
+					return mp, nil
+				}
+			}
+		}
+		return "", nil
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return "", nil
+	}
+	root, found := dev(fi), ""
+	err = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if i, err := d.Info(); err == nil && dev(i) != root {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found, err
+}
+
+// unescapeMount decodes the octal escapes (\040 for a space) of mountinfo.
+func unescapeMount(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			ok := true
+			for _, c := range s[i+1 : i+4] {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + byte(c-'0')
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // newPlace creates the staging directory. It goes next to the target so the
 // switch is a rename on one file system; when the target is a mount point
 // (a volume in a pod) it goes inside it instead.
@@ -73,6 +134,13 @@ func newPlace(target string) (*place, error) {
 		return nil, fmt.Errorf("%w: pull target %s exists and is not a directory", ErrBadSource, target)
 	case err == nil:
 		pl.exists = true
+		mp, err := nestedMount(target)
+		if err != nil {
+			return nil, err
+		}
+		if mp != "" {
+			return nil, fmt.Errorf("%w: pull target %s holds a mounted volume at %s; a pull replaces the directory and must not move a volume: pull into a directory without mounts, or into the mounted volume itself", ErrBadSource, target, mp)
+		}
 	case isNotExist(err):
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", parent, err)

@@ -32,6 +32,9 @@ type PushOptions struct {
 	Parent ID
 	// Rehash reads every file even when it matches the parent.
 	Rehash bool
+	// CrossMounts includes volumes mounted below the directory; by default
+	// the push stays on the directory's file system and warns about them.
+	CrossMounts bool
 	// Concurrency is the number of files read and of chunks uploaded at once;
 	// 0 means DefaultConcurrency.
 	Concurrency int
@@ -97,7 +100,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err != nil {
 		return res, err
 	}
-	entries, skipped, err := scan(ctx, dir, opts.Logger)
+	entries, skipped, err := scan(ctx, dir, opts.Logger, opts.CrossMounts)
 	if err != nil {
 		return res, err
 	}

@@ -33,7 +33,11 @@ func resolveRoot(root string, log *slog.Logger) (string, error) {
 // scan lists the tree under root: files, directories and symlinks, sorted
 // by path, without content. Sockets, devices and pipes are skipped with a
 // warning: they have no content to snapshot.
-func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, error) {
+//
+// Unless crossMounts is set, the walk stays on root's file system: a volume
+// mounted below root is recorded as its (empty) mount point directory and
+// skipped with a warning, like tar --one-file-system.
+func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) ([]Entry, int, error) {
 	fi, err := os.Stat(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%w: %s does not exist", ErrBadSource, root)
@@ -44,6 +48,7 @@ func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, err
 	if !fi.IsDir() {
 		return nil, 0, fmt.Errorf("%w: %s is not a directory", ErrBadSource, root)
 	}
+	rootDev := dev(fi)
 	var entries []Entry
 	skipped := 0
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -71,6 +76,16 @@ func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, err
 			return fmt.Errorf("stat %s: %w", p, err)
 		}
 		e := Entry{Path: filepath.ToSlash(rel), Mode: unixMode(info.Mode()), MTime: info.ModTime().UnixNano()}
+		if !crossMounts && dev(info) != rootDev {
+			log.Warn("skipping a mounted volume: another file system (pass --cross-mounts to include it)", "path", p)
+			skipped++
+			if d.IsDir() {
+				e.Type = TypeDir
+				entries = append(entries, e)
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		switch t := info.Mode().Type(); {
 		case t == 0:
 			e.Type, e.Size = TypeFile, info.Size()
