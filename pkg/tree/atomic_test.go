@@ -113,3 +113,30 @@ func TestInterruptedFallbackSwitchRecovered(t *testing.T) {
 		t.Errorf("left behind: %v", l)
 	}
 }
+
+// The staging directory of a killed pull is removed by the next pull; one
+// that a running pull holds is not.
+func TestPullRemovesDeadLeftovers(t *testing.T) {
+	st, _ := newFileStore(t)
+	src := t.TempDir()
+	writeFile(t, src, "f", []byte("x"), 0o644, epoch)
+	res := push(t, st, src, PushOptions{})
+	dir, _ := existingTarget(t)
+	parent := filepath.Dir(dir)
+	dead := filepath.Join(parent, stagePrefix+"target-dead")
+	writeFile(t, dead, "half/pulled", []byte("junk"), 0o644, epoch)
+	live, lock, err := lockedStage(parent, "target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := Pull(context.Background(), st, res.ID, dir, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dead); !os.IsNotExist(err) {
+		t.Errorf("leftover of a dead pull still there: %v", err)
+	}
+	if _, err := os.Lstat(live); err != nil {
+		t.Errorf("staging directory of a running pull removed: %v", err)
+	}
+}

@@ -20,6 +20,44 @@ type place struct {
 	stage  string
 	exists bool // target existed before the pull
 	inside bool // stage is inside target (target is a mount point)
+	// lock holds an flock on the staging directory while the pull runs, so
+	// a later pull can tell a leftover of a dead pull from one in use.
+	lock *os.File
+}
+
+// lockedStage creates a staging directory that is locked from the moment
+// it carries the staging name: it is made and locked under a temporary
+// name first, then renamed.
+func lockedStage(dir, base string) (string, *os.File, error) {
+	tmp, err := os.MkdirTemp(dir, ".mlstate-new-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		_ = os.Remove(tmp)
+		return "", nil, fmt.Errorf("lock staging directory: %w", err)
+	}
+	stage := filepath.Join(dir, stagePrefix+base+"-"+randHex())
+	if err := os.Rename(tmp, stage); err != nil {
+		f.Close()
+		_ = os.Remove(tmp)
+		return "", nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	return stage, f, nil
+}
+
+// unlock releases the staging lock once the pull is over.
+func (pl *place) unlock() {
+	if pl.lock != nil {
+		pl.lock.Close()
+	}
 }
 
 const stagePrefix = ".mlstate-pull-"
@@ -160,9 +198,8 @@ func newPlace(target string) (*place, error) {
 			pl.inside, dir = true, target
 		}
 	}
-	pl.stage, err = os.MkdirTemp(dir, stagePrefix+filepath.Base(target)+"-")
-	if err != nil {
-		return nil, fmt.Errorf("create staging directory: %w", err)
+	if pl.stage, pl.lock, err = lockedStage(dir, filepath.Base(target)); err != nil {
+		return nil, err
 	}
 	if !pl.inside {
 		if err := os.Chmod(pl.stage, mode); err != nil {

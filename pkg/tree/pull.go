@@ -86,7 +86,8 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if err != nil {
 		return res, err
 	}
-	warnLeftovers(pl, opts.Logger)
+	defer pl.unlock()
+	cleanLeftovers(pl, opts.Logger)
 	ok := false
 	defer func() {
 		if !ok {
@@ -209,17 +210,34 @@ func syncFS(dir string) error {
 	return nil
 }
 
-// warnLeftovers names staging directories of earlier pulls that were killed
-// before they could clean up. They are not removed: another pull may be
-// using one right now.
-func warnLeftovers(pl *place, log *slog.Logger) {
+// cleanLeftovers removes the staging directories of earlier pulls that
+// were killed before they could clean up: one whose lock can be taken has
+// no pull behind it any more. One still locked belongs to a pull running
+// now and is left alone, with a warning.
+func cleanLeftovers(pl *place, log *slog.Logger) {
 	dir := filepath.Dir(pl.stage)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if p != pl.stage && strings.HasPrefix(e.Name(), stagePrefix+filepath.Base(pl.target)+"-") {
-			log.Warn("staging directory of an interrupted pull; remove it when no pull is running", "path", p)
+		if p == pl.stage || !e.IsDir() || !strings.HasPrefix(e.Name(), stagePrefix+filepath.Base(pl.target)+"-") || strings.HasSuffix(e.Name(), oldSuffix) {
+			continue
 		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			log.Warn("staging directory of another pull that is still running; left alone", "path", p)
+			continue
+		}
+		err = removeTree(p)
+		f.Close()
+		if err != nil {
+			log.Warn("could not remove the staging directory of an interrupted pull; remove it by hand", "path", p, "error", err.Error())
+			continue
+		}
+		log.Info("removed the staging directory of an interrupted pull", "path", p)
 	}
 }
 
