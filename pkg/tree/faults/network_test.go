@@ -105,8 +105,10 @@ func TestMinIOKilled(t *testing.T) {
 	writeTree(t, src, sampleFiles(2, 16<<20))
 	want := testsupport.Fingerprint(t, src)
 
-	kill := &killAfter{n: 4 << 20, kill: m.Kill}
-	if _, err := tree.Push(ctx, st, src, tree.PushOptions{Name: "k", Progress: kill}); err == nil {
+	// One transfer at a time, killed after the first: the rest cannot have
+	// been sent before the kill.
+	kill := &killAfter{n: 0, kill: m.Kill}
+	if _, err := tree.Push(ctx, st, src, tree.PushOptions{Name: "k", Progress: kill, Concurrency: 1}); err == nil {
 		t.Fatal("push succeeded with its server killed half way")
 	} else if !errors.Is(err, store.ErrTransient) {
 		t.Errorf("push with the server killed = %v, want transient (exit 20)", err)
@@ -122,8 +124,8 @@ func TestMinIOKilled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "target")
 	writeTree(t, dir, map[string][]byte{"keep": []byte("old")})
 	before := testsupport.Fingerprint(t, dir)
-	kill = &killAfter{n: 4 << 20, kill: m.Kill}
-	if _, err := tree.Pull(ctx, st, res.ID, dir, tree.PullOptions{Progress: kill}); err == nil {
+	kill = &killAfter{n: 0, kill: m.Kill}
+	if _, err := tree.Pull(ctx, st, res.ID, dir, tree.PullOptions{Progress: kill, Concurrency: 1}); err == nil {
 		t.Fatal("pull succeeded with its server killed half way")
 	}
 	c.add(1)
