@@ -55,6 +55,9 @@ var (
 	ErrExists     = exitcode.With(exitcode.Conflict, errors.New("already exists"))
 	ErrTransient  = exitcode.With(exitcode.Transient, errors.New("temporarily unavailable"))
 	ErrPermission = exitcode.With(exitcode.Permission, errors.New("access denied"))
+	// ErrClockSkew: the server refused a request signed at a time too far
+	// from its own; no credential is wrong, the host's clock is.
+	ErrClockSkew = exitcode.With(exitcode.Precondition, errors.New("clock skew"))
 )
 
 // BatchDeleter is a Store that deletes many keys in one request (S3's

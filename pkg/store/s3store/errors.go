@@ -41,6 +41,10 @@ func (s *Store) translate(err error) error {
 			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 		case er.Code == "NoSuchBucket":
 			return fmt.Errorf("bucket %q at %s does not exist: %w", s.cfg.Bucket, s.cfg.Endpoint, store.ErrNotFound)
+		case er.Code == "RequestTimeTooSkewed":
+			// A signature check that failed on time, not on the keys.
+			return fmt.Errorf("S3 endpoint %s refused the request because this host's clock differs too much from the server's (%s); fix the node's time (NTP) and retry: %w",
+				s.cfg.Endpoint, er.Code, store.ErrClockSkew)
 		case er.Code == "AccessDenied" || er.Code == "InvalidAccessKeyId" || er.Code == "SignatureDoesNotMatch" ||
 			er.StatusCode == http.StatusForbidden || er.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("access to bucket %q at %s denied (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE: %w",
