@@ -3,6 +3,7 @@ package tree
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,6 +163,13 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 		return nil, nil
 	}
 	m, err := Load(ctx, st, id)
+	if errors.Is(err, ErrTreeNotFound) || errors.Is(err, ErrInvalidManifest) || errors.Is(err, ErrDigestMismatch) {
+		// The parent only saves reading files: without it every file is
+		// read, and the new tree is as good. Failing here would fail every
+		// later push of the pipeline.
+		opts.Logger.Warn("the parent tree is missing or damaged; reading every file (a full push)", "parent", id.String(), "error", err.Error())
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load parent tree: %w", err)
 	}
