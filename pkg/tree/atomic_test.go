@@ -140,3 +140,22 @@ func TestPullRemovesDeadLeftovers(t *testing.T) {
 		t.Errorf("staging directory of a running pull removed: %v", err)
 	}
 }
+
+// setuid and setgid bits of files are not restored unless asked.
+func TestPullDropsSetID(t *testing.T) {
+	st, _ := newFileStore(t)
+	src := t.TempDir()
+	writeFile(t, src, "suid", []byte("#!/bin/sh\n"), 0o755|os.ModeSetuid, epoch)
+	writeFile(t, src, "sgid", []byte("#!/bin/sh\n"), 0o755|os.ModeSetgid, epoch)
+	res := push(t, st, src, PushOptions{})
+	dst := filepath.Join(t.TempDir(), "out")
+	if _, err := Pull(context.Background(), st, res.ID, dst, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"suid", "sgid"} {
+		fi, err := os.Stat(filepath.Join(dst, f))
+		if err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s restored as %v (%v), want 0755 without setuid/setgid", f, fi.Mode(), err)
+		}
+	}
+}

@@ -32,6 +32,11 @@ type PullOptions struct {
 	// power loss cannot leave the new tree half written. Off by default: a
 	// killed process never can, and syncing the file system is slow.
 	Sync bool
+	// KeepSetID restores the setuid and setgid bits of files. Off by
+	// default: a pull (often as root) must not create setuid-root programs
+	// from a store that others can write; the bits are dropped with a
+	// warning. Directories keep setgid (group inheritance) always.
+	KeepSetID bool
 	// StallTimeout ends a chunk download that received nothing for this
 	// long, and gets the chunk again; 0 means DefaultStallTimeout.
 	StallTimeout time.Duration
@@ -153,7 +158,12 @@ func materialize(ctx context.Context, st store.Store, m *Manifest, root string, 
 		p := filepath.Join(root, filepath.FromSlash(e.Path))
 		switch e.Type {
 		case TypeFile:
-			if err := os.Chmod(p, fileMode(e.Mode)); err != nil {
+			mode := e.Mode
+			if !opts.KeepSetID && mode&0o6000 != 0 {
+				mode &^= 0o6000
+				opts.Logger.Warn("dropped the setuid/setgid bits of a restored file (stage pull --keep-setid keeps them)", "path", e.Path)
+			}
+			if err := os.Chmod(p, fileMode(mode)); err != nil {
 				return fmt.Errorf("pull %s: %w", e.Path, err)
 			}
 			if err := setMTime(p, e.MTime); err != nil {

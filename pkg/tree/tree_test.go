@@ -24,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("push result %+v: want 6 files and several chunks", res)
 		}
 		dst := filepath.Join(t.TempDir(), "restored")
-		pr, err := Pull(context.Background(), st, res.ID, dst, PullOptions{})
+		pr, err := Pull(context.Background(), st, res.ID, dst, PullOptions{KeepSetID: true})
 		if err != nil {
 			t.Fatalf("Pull: %v", err)
 		}
