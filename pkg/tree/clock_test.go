@@ -2,6 +2,8 @@ package tree
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -51,5 +53,29 @@ func TestMissingParentFallsBack(t *testing.T) {
 	}
 	if !res.Parent.IsZero() || res.BytesRead != 1 {
 		t.Errorf("push without its parent: %+v, want no parent and every file read", res)
+	}
+}
+
+// A file rewritten (same size) within a timestamp tick of the parent's push
+// keeps its mtime; the next push must read it, not trust size+mtime.
+func TestRacyMTimeReread(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newFileStore(t)
+	src := t.TempDir()
+	now := time.Now()
+	writeFile(t, src, "f", []byte("first"), 0o644, now)
+	writeFile(t, src, "old", []byte("settled"), 0o644, epoch)
+	push(t, st, src, PushOptions{Name: "n"})
+	writeFile(t, src, "f", []byte("again"), 0o644, now) // same size, same mtime
+	res := push(t, st, src, PushOptions{Name: "n"})
+	if res.FilesReused != 1 {
+		t.Errorf("%d files reused, want only the settled one", res.FilesReused)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if _, err := Pull(ctx, st, res.ID, dst, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "f")); string(b) != "again" {
+		t.Errorf("f pulled as %q, want the rewritten content", b)
 	}
 }

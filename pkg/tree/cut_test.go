@@ -69,7 +69,7 @@ func TestPullCutBody(t *testing.T) {
 	t.Run("retried", func(t *testing.T) {
 		st := &cuttingStore{Store: base, cuts: 1, seen: map[string]int{}}
 		dst := filepath.Join(t.TempDir(), "out")
-		if _, err := Pull(context.Background(), st, res.ID, dst, PullOptions{}); err != nil {
+		if _, err := Pull(context.Background(), st, res.ID, dst, PullOptions{KeepSetID: true}); err != nil {
 			t.Fatalf("Pull with every chunk's first body cut: %v", err)
 		}
 		assertSameDir(t, want, snapshotDir(t, dst))
@@ -129,7 +129,7 @@ func TestPullStalledBody(t *testing.T) {
 	res := push(t, base, src, PushOptions{})
 	st := &stallingStore{Store: base, seen: map[string]bool{}}
 	dst := filepath.Join(t.TempDir(), "out")
-	if _, err := Pull(context.Background(), st, res.ID, dst, PullOptions{StallTimeout: 100 * time.Millisecond}); err != nil {
+	if _, err := Pull(context.Background(), st, res.ID, dst, PullOptions{StallTimeout: 100 * time.Millisecond, KeepSetID: true}); err != nil {
 		t.Fatalf("Pull with every chunk's first body stalled: %v", err)
 	}
 	assertSameDir(t, want, snapshotDir(t, dst))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -120,6 +121,9 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	}
 
 	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
+	if parent != nil {
+		p.racyAfter = racyCutoff(ctx, st, Sum(mustEncode(parent)))
+	}
 	todo := p.plan(entries, parent)
 	if len(todo) > 0 {
 		if err := p.known.prime(ctx); err != nil {
@@ -177,13 +181,33 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 }
 
 type pusher struct {
-	st    store.Store
-	dir   string
-	opts  PushOptions
-	known *known
-	res   *PushResult
+	// racyAfter: parent entries with an mtime at or after this (Unix ns)
+	// are read again (see racyCutoff).
+	racyAfter int64
+	st        store.Store
+	dir       string
+	opts      PushOptions
+	known     *known
+	res       *PushResult
 	// chunkBytes counts the bytes uploaded; read by the result.
 	uploaded, chunks, read atomic.Int64
+}
+
+// racyWindow covers file systems' timestamp granularity and the clock
+// differences between the pushing host and the store.
+const racyWindow = 2 * time.Second
+
+// racyCutoff returns the mtime from which the parent's size+mtime cannot
+// be trusted: a file written within a timestamp tick of the parent's scan
+// can change again without its mtime moving (the "racy mtime" problem), so
+// files whose recorded mtime is that close to when the parent was stored
+// are read again. Without the parent's stored time, nothing is trusted.
+func racyCutoff(ctx context.Context, st store.Store, parent ID) int64 {
+	info, err := listOne(ctx, st, treeKey(parent))
+	if err != nil {
+		return math.MinInt64
+	}
+	return info.ModTime.Add(-racyWindow).UnixNano()
 }
 
 // plan copies chunk lists from the parent for files that match it and
@@ -205,7 +229,7 @@ func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
 		if e.Type != TypeFile {
 			continue
 		}
-		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime {
+		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime && pe.MTime < p.racyAfter {
 			e.Chunks = pe.Chunks
 			p.res.FilesReused++
 			continue

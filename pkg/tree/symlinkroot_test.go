@@ -32,7 +32,7 @@ func TestSymlinkedRoot(t *testing.T) {
 	if err := os.Symlink(dstReal, dstLink); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Pull(context.Background(), st, res.ID, dstLink, PullOptions{}); err != nil {
+	if _, err := Pull(context.Background(), st, res.ID, dstLink, PullOptions{KeepSetID: true}); err != nil {
 		t.Fatalf("Pull into a symlink: %v", err)
 	}
 	t.Cleanup(func() { _ = os.Chmod(filepath.Join(dstReal, "locked"), 0o755) })
