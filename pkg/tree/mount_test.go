@@ -75,3 +75,58 @@ func TestPullRefusesNestedMount(t *testing.T) {
 		t.Errorf("volume content after the pull: %q, %v", b, err)
 	}
 }
+
+// A pull into a mount point switches entry by entry; killed half way, it
+// leaves a journal, and the next push (or pull) finishes the switch before
+// anything else, so no half-switched directory is ever snapshotted.
+func TestInterruptedMountSwitchFinished(t *testing.T) {
+	st, _ := newFileStore(t)
+	src := t.TempDir()
+	writeFile(t, src, "a/new", []byte("new a"), 0o644, epoch)
+	writeFile(t, src, "b", []byte("new b"), 0o644, epoch)
+	res := push(t, st, src, PushOptions{})
+	want := snapshotDir(t, src)
+
+	target := filepath.Join(t.TempDir(), "workspace")
+	mountTmpfs(t, target, "4m")
+	writeFile(t, target, "a/old", []byte("old a"), 0o644, epoch)
+	writeFile(t, target, "b", []byte("old b"), 0o644, epoch)
+	writeFile(t, target, "extra", []byte("not in the tree"), 0o644, epoch)
+
+	// Stage the tree as a pull would, journal the switch, then "die"
+	// after the first entry moved.
+	m, err := Load(context.Background(), st, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, lock, err := lockedStage(target, filepath.Base(target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := materialize(context.Background(), st, m, stage, PullOptions{Concurrency: 2, Logger: slog.New(slog.DiscardHandler), Progress: nopCounter{}}, &PullResult{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finishDirs(m, stage); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeJournal(stage, []string{"a", "b"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := replace(filepath.Join(stage, "a"), filepath.Join(target, "a")); err != nil {
+		t.Fatal(err)
+	}
+	lock.Close() // killed
+
+	var logs bytes.Buffer
+	pres, err := Push(context.Background(), st, target, PushOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pres.ID != res.ID {
+		t.Errorf("push after the interrupted switch stored %s, want the pulled tree %s (log:\n%s)", pres.ID.Short(), res.ID.Short(), logs.String())
+	}
+	assertSameDir(t, want, snapshotDir(t, target))
+	if !strings.Contains(logs.String(), "finishing it") {
+		t.Errorf("finishing the switch was not logged:\n%s", logs.String())
+	}
+}

@@ -324,31 +324,21 @@ func exchange(a, b string) error {
 // target (a mount point cannot be renamed). All content is verified by then;
 // only this last step is per entry rather than a single switch.
 func (pl *place) commitInside(m *Manifest, del bool, log *slog.Logger) error {
-	top := map[string]bool{}
+	var names []string
 	for _, e := range m.Entries {
 		if !strings.Contains(e.Path, "/") {
-			top[e.Path] = true
+			names = append(names, e.Path)
 		}
 	}
-	stageName := filepath.Base(pl.stage)
-	for name := range top {
-		src, dst := filepath.Join(pl.stage, name), filepath.Join(pl.target, name)
-		if err := replace(src, dst); err != nil {
-			return fmt.Errorf("move %s into place: %w", dst, err)
-		}
+	j, err := writeJournal(pl.stage, names, del)
+	if err != nil {
+		return err
 	}
-	if del {
-		entries, err := os.ReadDir(pl.target)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if !top[e.Name()] && e.Name() != stageName && !strings.HasPrefix(e.Name(), stagePrefix) {
-				if err := removeOldTree(filepath.Join(pl.target, e.Name())); err != nil {
-					log.Warn("the pulled tree is in place, but an entry it does not hold could not be removed", "path", filepath.Join(pl.target, e.Name()), "error", err.Error())
-				}
-			}
-		}
+	if err := switchEntries(pl.stage, pl.target, j, log); err != nil {
+		return err
+	}
+	if err := os.Remove(pl.stage + journalSuffix); err != nil {
+		log.Warn("could not remove the switch journal", "path", pl.stage+journalSuffix, "error", err.Error())
 	}
 	pl.cleanup(log)
 	return nil

@@ -87,6 +87,9 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if target, err = resolveRoot(target, opts.Logger); err != nil {
 		return res, err
 	}
+	if err := recoverJournals(target, opts.Logger); err != nil {
+		return res, err
+	}
 	pl, err := newPlace(target)
 	if err != nil {
 		return res, err

@@ -102,6 +102,11 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err != nil {
 		return res, err
 	}
+	// A pull killed half way through switching a mount point is finished
+	// first, so the push never snapshots a half-switched directory.
+	if err := recoverJournals(dir, opts.Logger); err != nil {
+		return res, err
+	}
 	entries, skipped, err := scan(ctx, dir, opts.Logger, opts.CrossMounts)
 	if err != nil {
 		return res, err

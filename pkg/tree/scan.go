@@ -65,11 +65,15 @@ func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) 
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), stagePrefix) {
-			// A pull killed before it cleaned up left this; it is not data.
-			log.Warn("skipping the staging directory of an interrupted pull; remove it when no pull is running", "path", p)
+		if strings.HasPrefix(d.Name(), stagePrefix) {
+			// A pull's staging directory or journal, left by one killed
+			// before it cleaned up, or in use by one running: not data.
+			log.Warn("skipping the staging directory of a pull; the next pull removes it once no pull uses it", "path", p)
 			skipped++
-			return filepath.SkipDir
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
