@@ -46,6 +46,10 @@ type PushOptions struct {
 	Progress Counter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StallTimeout gives up an upload that made no progress for this long
+	// (plus its size at 256 KiB/s) and sends the chunk again; 0 means
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 // DefaultConcurrency is the number of parallel reads and uploads.
@@ -76,6 +80,9 @@ func (o *PushOptions) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 }
 
@@ -282,7 +289,7 @@ func mustEncode(m *Manifest) []byte {
 func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	up := newUploader(ctx, p.st, p.opts.Concurrency, func(n int) {
+	up := newUploader(ctx, p.st, p.opts.Concurrency, p.opts.StallTimeout, func(n int) {
 		p.uploaded.Add(int64(n))
 		p.chunks.Add(1)
 	}, cancel)

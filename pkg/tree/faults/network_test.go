@@ -58,6 +58,16 @@ func TestNetworkFaults(t *testing.T) {
 	}
 	verified(t, direct, res.ID, want)
 
+	// Every upload's first attempt stalls: each is given up and sent again.
+	writeTree(t, src, map[string][]byte{"data/stalled": []byte("new after the first push")})
+	want = testsupport.Fingerprint(t, src)
+	p.SetFaults(onceEach(http.MethodPut, func(int) testsupport.Fault { return testsupport.StallResponse }))
+	res, err = tree.Push(ctx, st, src, tree.PushOptions{Name: "net", Rehash: true, StallTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("push with every new chunk's first upload stalled: %v", err)
+	}
+	verified(t, direct, res.ID, want)
+
 	p.SetFaults(onceEach(http.MethodGet, func(n int) testsupport.Fault {
 		if n%2 == 0 {
 			return testsupport.StallResponse
