@@ -69,12 +69,15 @@ func sweep(ctx context.Context, st store.Store, removed []struct{ pipeline, id s
 			skip[d.pipeline+"/"+d.id] = true
 		}
 	}
-	live, err := LiveTrees(ctx, st, skip)
-	if err != nil {
-		return nil, err
+	// The live set is computed by Sweep itself, after its marker and the
+	// lease listing: a push naming its tree in between is then either in
+	// the live set or still holding its lease.
+	live := func(ctx context.Context) ([]tree.ID, error) {
+		ids, err := LiveTrees(ctx, st, skip)
+		slices.SortFunc(ids, func(a, b tree.ID) int { return slices.Compare(a[:], b[:]) })
+		return ids, err
 	}
-	slices.SortFunc(live, func(a, b tree.ID) int { return slices.Compare(a[:], b[:]) })
-	res, err := tree.Sweep(ctx, st, live, tree.SweepOptions{DryRun: opts.DryRun, Grace: opts.Grace, Logger: log, Now: now})
+	res, err := tree.Sweep(ctx, st, nil, tree.SweepOptions{DryRun: opts.DryRun, Grace: opts.Grace, Live: live, Logger: log, Now: now})
 	if err != nil {
 		return &res, fmt.Errorf("sweep unreferenced chunks: %w", err)
 	}

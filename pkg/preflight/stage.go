@@ -31,6 +31,12 @@ func checkStageDir(ctx context.Context, dir string) Check {
 	case !info.IsDir():
 		return broken(id, name, "--stage takes directories; stage the directory that holds the file", "%s is not a directory", dir)
 	}
+	// A symlinked stage directory is staged where it points (pkg/tree
+	// follows the root); check that directory, not the one link.
+	shown := dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != filepath.Clean(dir) {
+		dir, shown = real, dir+" -> "+real
+	}
 	var entries int
 	stopped := false
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -57,9 +63,9 @@ func checkStageDir(ctx context.Context, dir string) Check {
 		return broken(id, name, "make every file and directory below it readable by the step's user (securityContext runAsUser/fsGroup)", "%v", err)
 	}
 	if stopped {
-		return ok(id, name, "%s is a readable directory (%d entries checked before the time limit)", dir, entries)
+		return ok(id, name, "%s is a readable directory (%d entries checked before the time limit)", shown, entries)
 	}
-	return ok(id, name, "%s is a readable directory (%s)", dir, plural(entries-1, "entry", "entries"))
+	return ok(id, name, "%s is a readable directory (%s)", shown, plural(entries-1, "entry", "entries"))
 }
 
 func plural(n int, one, many string) string {

@@ -55,4 +55,28 @@ var (
 	ErrExists     = exitcode.With(exitcode.Conflict, errors.New("already exists"))
 	ErrTransient  = exitcode.With(exitcode.Transient, errors.New("temporarily unavailable"))
 	ErrPermission = exitcode.With(exitcode.Permission, errors.New("access denied"))
+	// ErrClockSkew: the server refused a request signed at a time too far
+	// from its own; no credential is wrong, the host's clock is.
+	ErrClockSkew = exitcode.With(exitcode.Precondition, errors.New("clock skew"))
 )
+
+// BatchDeleter is a Store that deletes many keys in one request (S3's
+// multi-object DELETE, up to 1000 keys each). DeleteMany has Delete's
+// contract for every key: a missing key is not an error.
+type BatchDeleter interface {
+	DeleteMany(ctx context.Context, keys []string) error
+}
+
+// DeleteMany deletes keys, in batches when st is a BatchDeleter and one by
+// one otherwise; it stops at the first failure.
+func DeleteMany(ctx context.Context, st Store, keys []string) error {
+	if bd, ok := st.(BatchDeleter); ok {
+		return bd.DeleteMany(ctx, keys)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -73,12 +75,12 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newFetcher(st)
+			w := newFetcher(st, opts.StallTimeout)
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := w.fetch(ctx, j); err != nil {
+				if err := w.fetch(ctx, j, opts.Logger); err != nil {
 					cancel(err)
 					continue
 				}
@@ -146,21 +148,70 @@ const pieceSize = 256 << 10
 
 // fetcher is one download worker's reusable state.
 type fetcher struct {
-	st  store.Store
-	buf []byte
-	h   hash.Hash
+	st    store.Store
+	buf   []byte
+	h     hash.Hash
+	stall time.Duration
 }
 
-func newFetcher(st store.Store) *fetcher {
-	return &fetcher{st: st, buf: make([]byte, pieceSize), h: sha256.New()}
+func newFetcher(st store.Store, stall time.Duration) *fetcher {
+	return &fetcher{st: st, buf: make([]byte, pieceSize), h: sha256.New(), stall: stall}
 }
 
-// fetch streams one chunk into its file piece by piece, hashing as it goes.
-// Writing before the digest is checked is safe: the bytes land in the
+// fetchAttempts bounds the GETs of one chunk whose body was cut short;
+// fetchBackoff is the first pause between them, doubled after each.
+var (
+	fetchAttempts = 4
+	fetchBackoff  = 200 * time.Millisecond
+)
+
+// fetch streams one chunk into its file, getting it again (from the start,
+// written at the same offsets) when the store reports a transient failure:
+// a connection dropped mid-body is not corruption. Only a complete body
+// that does not hash to its digest, or that is longer or shorter than
+// recorded, is an integrity failure.
+func (w *fetcher) fetch(ctx context.Context, j dlJob, log *slog.Logger) error {
+	pause := fetchBackoff
+	for attempt := 1; ; attempt++ {
+		err := w.fetchOnce(ctx, j)
+		if err == nil {
+			if err := j.file.done(); err != nil {
+				return fmt.Errorf("pull %s: %w", j.file.path, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrTransient) || attempt == fetchAttempts || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("chunk download failed; getting it again", "path", j.file.path, "chunk", j.chunk.Digest.Short(), "attempt", attempt, "error", err.Error())
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		pause *= 2
+	}
+}
+
+// fetchOnce streams one chunk into its file piece by piece, hashing as it
+// goes. Writing before the digest is checked is safe: the bytes land in the
 // staging directory, and a mismatch fails the pull, which removes it.
-func (w *fetcher) fetch(ctx context.Context, j dlJob) error {
+func (w *fetcher) fetchOnce(ctx context.Context, j dlJob) (err error) {
 	path := j.file.path
-	rc, err := w.st.Get(ctx, chunkKey(j.chunk.Digest))
+	// A body that stops arriving (a stalled connection, a frozen server)
+	// would block forever: the watchdog ends the GET when no piece arrived
+	// for the stall timeout, and that counts as transient.
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := fmt.Errorf("%w: no data for %s", store.ErrTransient, w.stall)
+	watchdog := time.AfterFunc(w.stall, func() { cancel(stalled) })
+	defer watchdog.Stop()
+	defer func() {
+		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), stalled) {
+			err = fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), stalled)
+		}
+	}()
+	rc, err := w.st.Get(gctx, chunkKey(j.chunk.Digest))
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("pull %s: %w: %s", path, ErrChunkMissing, j.chunk.Digest)
 	}
@@ -175,13 +226,18 @@ func (w *fetcher) fetch(ctx context.Context, j dlJob) error {
 	w.h.Reset()
 	off, end := j.offset, j.offset+j.chunk.Size
 	for off < end {
-		n, err := io.ReadFull(rc, w.buf[:min(int64(len(w.buf)), end-off)])
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		n, err := readPiece(rc, w.buf[:min(int64(len(w.buf)), end-off)])
+		if err == io.EOF {
+			// The store's body ended cleanly: the object is shorter than recorded.
 			return fmt.Errorf("pull %s: %w: chunk %s has the wrong size", path, ErrDigestMismatch, j.chunk.Digest)
 		}
 		if err != nil {
-			return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
+			if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, store.ErrTransient) {
+				err = fmt.Errorf("%w: %w", store.ErrTransient, err)
+			}
+			return fmt.Errorf("pull %s: chunk %s cut short after %d of %d bytes: %w", path, j.chunk.Digest.Short(), off-j.offset, j.chunk.Size, err)
 		}
+		watchdog.Reset(w.stall)
 		w.h.Write(w.buf[:n])
 		if _, err := f.WriteAt(w.buf[:n], off); err != nil {
 			return fmt.Errorf("pull %s: %w", path, err)
@@ -197,8 +253,26 @@ func (w *fetcher) fetch(ctx context.Context, j dlJob) error {
 	if w.h.Sum(got[:0]); got != j.chunk.Digest {
 		return fmt.Errorf("pull %s: %w: chunk %s", path, ErrDigestMismatch, j.chunk.Digest)
 	}
-	if err := j.file.done(); err != nil {
-		return fmt.Errorf("pull %s: %w", path, err)
-	}
 	return nil
+}
+
+// readPiece fills buf like io.ReadFull, but tells a clean end of the body
+// (io.EOF, however much of buf was filled) from a read that failed (the
+// reader's own error, e.g. a connection dropped mid-body).
+func readPiece(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			if n == len(buf) {
+				return n, nil // the last bytes came with the end
+			}
+			return n, io.EOF
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -6,8 +6,8 @@
 //	chunks/<2 hex>/<64 hex>   file content, split by content-defined chunking, keyed by SHA-256
 //	trees/<64 hex>            a Manifest (canonical JSON), keyed by the SHA-256 of its bytes
 //	names/<name>/<ns>-<id>    an empty object recording that tree id was pushed under name
-//	pushes/<lease>            a lease held by a push in progress (see Sweep)
-//	sweeps/<ns>-<rand>        a record of a Sweep (see Sweep)
+//	pushes/<ns>-<rand>        a push's lease, rewritten every minute while it runs (see lease.go)
+//	sweeps/<ns>-<rand>[.done] a Sweep's marker, rewritten every 20 s while it runs; .done when it ended
 //
 // A tree's ID is the digest of its manifest, and the manifest names every
 // chunk by digest, so an ID pins the exact bytes of every file.

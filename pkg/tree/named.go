@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
 )
@@ -13,7 +14,10 @@ import (
 // a sweep never takes the latest `stage push` of a name that no restore
 // point refers to.
 func LatestNamed(ctx context.Context, st store.Store) (map[string]ID, error) {
+	// Latest by the store's time of the name record (see History); keys,
+	// listed in order, break ties.
 	latest := map[string]NamedTree{}
+	stored := map[string]time.Time{}
 	err := st.List(ctx, "names/", func(info store.Info) error {
 		name, _, ok := strings.Cut(strings.TrimPrefix(info.Key, "names/"), "/")
 		if !ok {
@@ -23,8 +27,8 @@ func LatestNamed(ctx context.Context, st store.Store) (map[string]ID, error) {
 		if !ok {
 			return nil
 		}
-		if cur, seen := latest[name]; !seen || nt.Time.After(cur.Time) {
-			latest[name] = nt
+		if cur, seen := stored[name]; !seen || !info.ModTime.Before(cur) {
+			latest[name], stored[name] = nt, info.ModTime
 		}
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,22 +39,37 @@ type NamedTree struct {
 	Time time.Time
 }
 
-// History lists the trees pushed under name, oldest first.
+// History lists the trees pushed under name, oldest first. The order is
+// the store's (when each name record was written), not the pushing
+// hosts' clocks in the keys: a pod with a skewed clock must not make its
+// push the latest forever, or hide the newer ones. Keys break ties.
 func History(ctx context.Context, st store.Store, name string) ([]NamedTree, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
 	var out []NamedTree
+	var stored []time.Time
 	err := st.List(ctx, "names/"+name+"/", func(info store.Info) error {
 		if nt, ok := parseNameKey(info.Key); ok {
 			out = append(out, nt)
+			stored = append(stored, info.ModTime)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list trees named %s: %w", name, err)
 	}
-	return out, nil
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Listing order is key order, so a stable sort keeps it for ties.
+	sort.SliceStable(idx, func(a, b int) bool { return stored[idx[a]].Before(stored[idx[b]]) })
+	sorted := make([]NamedTree, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }
 
 // LastByName returns the tree pushed last under name; ok is false when

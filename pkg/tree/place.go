@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,9 +20,145 @@ type place struct {
 	stage  string
 	exists bool // target existed before the pull
 	inside bool // stage is inside target (target is a mount point)
+	// lock holds an flock on the staging directory while the pull runs, so
+	// a later pull can tell a leftover of a dead pull from one in use.
+	lock *os.File
+}
+
+// lockedStage creates a staging directory that is locked from the moment
+// it carries the staging name: it is made and locked under a temporary
+// name first, then renamed.
+func lockedStage(dir, base string) (string, *os.File, error) {
+	tmp, err := os.MkdirTemp(dir, ".mlstate-new-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		_ = os.Remove(tmp)
+		return "", nil, fmt.Errorf("lock staging directory: %w", err)
+	}
+	stage := filepath.Join(dir, stagePrefix+base+"-"+randHex())
+	if err := os.Rename(tmp, stage); err != nil {
+		f.Close()
+		_ = os.Remove(tmp)
+		return "", nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	return stage, f, nil
+}
+
+// unlock releases the staging lock once the pull is over.
+func (pl *place) unlock() {
+	if pl.lock != nil {
+		pl.lock.Close()
+	}
 }
 
 const stagePrefix = ".mlstate-pull-"
+
+// oldSuffix marks the old tree during a switch by renames.
+const oldSuffix = ".old"
+
+// recoverSwitch finishes or rolls back a switch by renames that was
+// interrupted (see exchange): with the target missing, the old tree goes
+// back; with the target in place, the old tree is removed.
+func recoverSwitch(target string, log *slog.Logger) error {
+	parent, base := filepath.Dir(target), filepath.Base(target)
+	olds, _ := filepath.Glob(filepath.Join(parent, globEscape(stagePrefix+base+"-")+"*"+oldSuffix))
+	for _, old := range olds {
+		if _, err := os.Lstat(target); isNotExist(err) {
+			log.Warn("a switch to a pulled tree was interrupted before the new tree was in place; restoring the old tree", "path", target, "from", old)
+			if err := os.Rename(old, target); err != nil {
+				return fmt.Errorf("restore %s after an interrupted pull: %w", target, err)
+			}
+			continue
+		}
+		log.Warn("a switch to a pulled tree was interrupted after the new tree was in place; removing the old tree", "path", old)
+		if err := removeTree(old); err != nil {
+			log.Warn("could not remove the old tree; remove it by hand", "path", old, "error", err.Error())
+		}
+	}
+	return nil
+}
+
+// globEscape quotes the glob metacharacters in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// nestedMount returns a mount point strictly below target, or "". A pull
+// replaces the target's directories: a volume mounted in one would be moved
+// into the old tree, so such a target is refused. It reads the kernel's
+// mount table; where that is unreadable, it compares devices while walking.
+func nestedMount(target string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		prefix := target + string(filepath.Separator)
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 {
+				if mp := unescapeMount(f[4]); strings.HasPrefix(mp, prefix) {
+					return mp, nil
+				}
+			}
+		}
+		return "", nil
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return "", nil
+	}
+	root, found := dev(fi), ""
+	err = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if i, err := d.Info(); err == nil && dev(i) != root {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found, err
+}
+
+// unescapeMount decodes the octal escapes (\040 for a space) of mountinfo.
+func unescapeMount(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			ok := true
+			for _, c := range s[i+1 : i+4] {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + byte(c-'0')
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
 
 // newPlace creates the staging directory. It goes next to the target so the
 // switch is a rename on one file system; when the target is a mount point
@@ -35,6 +172,13 @@ func newPlace(target string) (*place, error) {
 		return nil, fmt.Errorf("%w: pull target %s exists and is not a directory", ErrBadSource, target)
 	case err == nil:
 		pl.exists = true
+		mp, err := nestedMount(target)
+		if err != nil {
+			return nil, err
+		}
+		if mp != "" {
+			return nil, fmt.Errorf("%w: pull target %s holds a mounted volume at %s; a pull replaces the directory and must not move a volume: pull into a directory without mounts, or into the mounted volume itself", ErrBadSource, target, mp)
+		}
 	case isNotExist(err):
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", parent, err)
@@ -54,9 +198,8 @@ func newPlace(target string) (*place, error) {
 			pl.inside, dir = true, target
 		}
 	}
-	pl.stage, err = os.MkdirTemp(dir, stagePrefix+filepath.Base(target)+"-")
-	if err != nil {
-		return nil, fmt.Errorf("create staging directory: %w", err)
+	if pl.stage, pl.lock, err = lockedStage(dir, filepath.Base(target)); err != nil {
+		return nil, err
 	}
 	if !pl.inside {
 		if err := os.Chmod(pl.stage, mode); err != nil {
@@ -73,12 +216,74 @@ func dev(fi fs.FileInfo) uint64 {
 	return 0
 }
 
-func (pl *place) abort() { _ = os.RemoveAll(pl.stage) }
+func (pl *place) abort() { _ = removeTree(pl.stage) }
+
+// removeOldTree removes what a switch left behind; a variable so tests
+// can make it fail.
+var removeOldTree = removeTree
+
+// removeTree removes dir and everything below it on dir's own file system.
+// It makes directories writable first (an old tree may hold read-only ones)
+// and never descends into another device: a volume mounted below dir is
+// left in place, and reported.
+func removeTree(dir string) error {
+	fi, err := os.Lstat(dir)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return removeOn(dir, fi, dev(fi))
+}
+
+func removeOn(p string, fi fs.FileInfo, root uint64) error {
+	if !fi.IsDir() {
+		return os.Remove(p)
+	}
+	if dev(fi) != root {
+		return fmt.Errorf("%s is another file system (a mount point); left in place", p)
+	}
+	if fi.Mode().Perm()&0o700 != 0o700 {
+		if err := os.Chmod(p, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		child := filepath.Join(p, e.Name())
+		cfi, err := os.Lstat(child)
+		if err == nil {
+			err = removeOn(child, cfi, root)
+		}
+		if err != nil && !isNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		if err := os.Remove(p); err != nil && !isNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanup removes the old tree after a successful switch. A failure is a
+// warning: the target already is the pulled tree.
+func (pl *place) cleanup(log *slog.Logger) {
+	if err := removeOldTree(pl.stage); err != nil {
+		log.Warn("the pulled tree is in place, but the old one could not be removed; remove it by hand", "path", pl.stage, "error", err.Error())
+	}
+}
 
 // commit makes the staged tree the target.
-func (pl *place) commit(m *Manifest, del bool) error {
+func (pl *place) commit(m *Manifest, del bool, log *slog.Logger) error {
 	if pl.inside {
-		return pl.commitInside(m, del)
+		return pl.commitInside(m, del, log)
 	}
 	if !pl.exists {
 		if err := os.Rename(pl.stage, pl.target); err != nil {
@@ -90,17 +295,21 @@ func (pl *place) commit(m *Manifest, del bool) error {
 		return fmt.Errorf("switch %s to the pulled tree: %w", pl.target, err)
 	}
 	// stage now holds the old tree.
-	return os.RemoveAll(pl.stage)
+	pl.cleanup(log)
+	return nil
 }
 
 // exchange swaps two directories atomically (renameat2 RENAME_EXCHANGE),
-// falling back to two renames on file systems without it.
+// falling back to three renames on file systems without it (NFS, FUSE
+// answer EINVAL). The fallback is not atomic, but recoverable: a process
+// killed inside it leaves the old tree at <stage>.old, which
+// recoverSwitch puts back or removes on the next pull or push.
 func exchange(a, b string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 	if err == nil || !(errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
 		return err
 	}
-	old := a + ".old"
+	old := a + oldSuffix
 	if err := os.Rename(b, old); err != nil {
 		return err
 	}
@@ -114,34 +323,25 @@ func exchange(a, b string) error {
 // commitInside moves each top-level entry of the staged tree into the
 // target (a mount point cannot be renamed). All content is verified by then;
 // only this last step is per entry rather than a single switch.
-func (pl *place) commitInside(m *Manifest, del bool) error {
-	top := map[string]bool{}
+func (pl *place) commitInside(m *Manifest, del bool, log *slog.Logger) error {
+	var names []string
 	for _, e := range m.Entries {
 		if !strings.Contains(e.Path, "/") {
-			top[e.Path] = true
+			names = append(names, e.Path)
 		}
 	}
-	stageName := filepath.Base(pl.stage)
-	for name := range top {
-		src, dst := filepath.Join(pl.stage, name), filepath.Join(pl.target, name)
-		if err := replace(src, dst); err != nil {
-			return fmt.Errorf("move %s into place: %w", dst, err)
-		}
+	j, err := writeJournal(pl.stage, names, del)
+	if err != nil {
+		return err
 	}
-	if del {
-		entries, err := os.ReadDir(pl.target)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if !top[e.Name()] && e.Name() != stageName {
-				if err := os.RemoveAll(filepath.Join(pl.target, e.Name())); err != nil {
-					return err
-				}
-			}
-		}
+	if err := switchEntries(pl.stage, pl.target, j, log); err != nil {
+		return err
 	}
-	return os.RemoveAll(pl.stage)
+	if err := os.Remove(pl.stage + journalSuffix); err != nil {
+		log.Warn("could not remove the switch journal", "path", pl.stage+journalSuffix, "error", err.Error())
+	}
+	pl.cleanup(log)
+	return nil
 }
 
 // replace puts src at dst; whatever was at dst ends up at src.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +32,19 @@ type PullOptions struct {
 	// power loss cannot leave the new tree half written. Off by default: a
 	// killed process never can, and syncing the file system is slow.
 	Sync bool
+	// KeepSetID restores the setuid and setgid bits of files. Off by
+	// default: a pull (often as root) must not create setuid-root programs
+	// from a store that others can write; the bits are dropped with a
+	// warning. Directories keep setgid (group inheritance) always.
+	KeepSetID bool
+	// StallTimeout ends a chunk download that received nothing for this
+	// long, and gets the chunk again; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is how long a download may receive nothing before it
+// is given up and retried.
+const DefaultStallTimeout = time.Minute
 
 // PullResult describes a restored tree.
 type PullResult struct {
@@ -55,6 +68,9 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if opts.Progress == nil {
 		opts.Progress = nopCounter{}
 	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = DefaultStallTimeout
+	}
 	res := PullResult{ID: id}
 	m, err := Load(ctx, st, id)
 	if err != nil {
@@ -65,11 +81,21 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 	if err != nil {
 		return res, err
 	}
+	if err := recoverSwitch(target, opts.Logger); err != nil {
+		return res, err
+	}
+	if target, err = resolveRoot(target, opts.Logger); err != nil {
+		return res, err
+	}
+	if err := recoverJournals(target, opts.Logger); err != nil {
+		return res, err
+	}
 	pl, err := newPlace(target)
 	if err != nil {
 		return res, err
 	}
-	warnLeftovers(pl, opts.Logger)
+	defer pl.unlock()
+	cleanLeftovers(pl, opts.Logger)
 	ok := false
 	defer func() {
 		if !ok {
@@ -92,7 +118,7 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 			return res, err
 		}
 	}
-	if err := pl.commit(m, opts.Delete); err != nil {
+	if err := pl.commit(m, opts.Delete, opts.Logger); err != nil {
 		return res, err
 	}
 	ok = true
@@ -135,7 +161,12 @@ func materialize(ctx context.Context, st store.Store, m *Manifest, root string, 
 		p := filepath.Join(root, filepath.FromSlash(e.Path))
 		switch e.Type {
 		case TypeFile:
-			if err := os.Chmod(p, fileMode(e.Mode)); err != nil {
+			mode := e.Mode
+			if !opts.KeepSetID && mode&0o6000 != 0 {
+				mode &^= 0o6000
+				opts.Logger.Warn("dropped the setuid/setgid bits of a restored file (stage pull --keep-setid keeps them)", "path", e.Path)
+			}
+			if err := os.Chmod(p, fileMode(mode)); err != nil {
 				return fmt.Errorf("pull %s: %w", e.Path, err)
 			}
 			if err := setMTime(p, e.MTime); err != nil {
@@ -192,17 +223,34 @@ func syncFS(dir string) error {
 	return nil
 }
 
-// warnLeftovers names staging directories of earlier pulls that were killed
-// before they could clean up. They are not removed: another pull may be
-// using one right now.
-func warnLeftovers(pl *place, log *slog.Logger) {
+// cleanLeftovers removes the staging directories of earlier pulls that
+// were killed before they could clean up: one whose lock can be taken has
+// no pull behind it any more. One still locked belongs to a pull running
+// now and is left alone, with a warning.
+func cleanLeftovers(pl *place, log *slog.Logger) {
 	dir := filepath.Dir(pl.stage)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if p != pl.stage && strings.HasPrefix(e.Name(), stagePrefix+filepath.Base(pl.target)+"-") {
-			log.Warn("staging directory of an interrupted pull; remove it when no pull is running", "path", p)
+		if p == pl.stage || !e.IsDir() || !strings.HasPrefix(e.Name(), stagePrefix+filepath.Base(pl.target)+"-") || strings.HasSuffix(e.Name(), oldSuffix) {
+			continue
 		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			log.Warn("staging directory of another pull that is still running; left alone", "path", p)
+			continue
+		}
+		err = removeTree(p)
+		f.Close()
+		if err != nil {
+			log.Warn("could not remove the staging directory of an interrupted pull; remove it by hand", "path", p, "error", err.Error())
+			continue
+		}
+		log.Info("removed the staging directory of an interrupted pull", "path", p)
 	}
 }
 

@@ -3,9 +3,11 @@ package tree
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,9 @@ type PushOptions struct {
 	Parent ID
 	// Rehash reads every file even when it matches the parent.
 	Rehash bool
+	// CrossMounts includes volumes mounted below the directory; by default
+	// the push stays on the directory's file system and warns about them.
+	CrossMounts bool
 	// Concurrency is the number of files read and of chunks uploaded at once;
 	// 0 means DefaultConcurrency.
 	Concurrency int
@@ -41,6 +46,10 @@ type PushOptions struct {
 	Progress Counter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StallTimeout gives up an upload that made no progress for this long
+	// (plus its size at 256 KiB/s) and sends the chunk again; 0 means
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 // DefaultConcurrency is the number of parallel reads and uploads.
@@ -72,6 +81,9 @@ func (o *PushOptions) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
+	}
 }
 
 type nopCounter struct{}
@@ -90,23 +102,40 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 			return res, err
 		}
 	}
-	entries, skipped, err := scan(ctx, dir, opts.Logger)
+	if err := recoverSwitch(dir, opts.Logger); err != nil {
+		return res, err
+	}
+	dir, err := resolveRoot(dir, opts.Logger)
+	if err != nil {
+		return res, err
+	}
+	// A pull killed half way through switching a mount point is finished
+	// first, so the push never snapshots a half-switched directory.
+	if err := recoverJournals(dir, opts.Logger); err != nil {
+		return res, err
+	}
+	entries, skipped, err := scan(ctx, dir, opts.Logger, opts.CrossMounts)
 	if err != nil {
 		return res, err
 	}
 	res.Skipped = int64(skipped)
+	// The lease comes before the parent is read or chunks are listed: a
+	// sweep that starts later keeps what they name, and one that was
+	// already running is caught by checkNoSweep.
+	lease, err := takeLease(ctx, st, opts.Now(), opts.Name)
+	if err != nil {
+		return res, err
+	}
+	defer lease.release()
 	parent, err := resolveParent(ctx, st, opts)
 	if err != nil {
 		return res, err
 	}
-	start := opts.Now()
-	lease, release, err := takeLease(ctx, st, start, opts.Name)
-	if err != nil {
-		return res, err
-	}
-	defer release()
 
 	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
+	if parent != nil {
+		p.racyAfter = racyCutoff(ctx, st, Sum(mustEncode(parent)))
+	}
 	todo := p.plan(entries, parent)
 	if len(todo) > 0 {
 		if err := p.known.prime(ctx); err != nil {
@@ -117,15 +146,15 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	m := &Manifest{Version: ManifestVersion, Entries: entries}
-	data, err := m.Encode()
+	data, err := encodeChecked(m)
 	if err != nil {
-		return res, fmt.Errorf("encode manifest: %w", err)
+		return res, err
 	}
 	res.ID = Sum(data)
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
 	}
-	if err := checkNoSweep(ctx, st, lease, DefaultLeaseExpiry); err != nil {
+	if err := checkNoSweep(ctx, st, lease); err != nil {
 		return res, err
 	}
 	if opts.Name != "" {
@@ -150,6 +179,13 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 		return nil, nil
 	}
 	m, err := Load(ctx, st, id)
+	if errors.Is(err, ErrTreeNotFound) || errors.Is(err, ErrInvalidManifest) || errors.Is(err, ErrDigestMismatch) {
+		// The parent only saves reading files: without it every file is
+		// read, and the new tree is as good. Failing here would fail every
+		// later push of the pipeline.
+		opts.Logger.Warn("the parent tree is missing or damaged; reading every file (a full push)", "parent", id.String(), "error", err.Error())
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load parent tree: %w", err)
 	}
@@ -157,13 +193,33 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 }
 
 type pusher struct {
-	st    store.Store
-	dir   string
-	opts  PushOptions
-	known *known
-	res   *PushResult
+	// racyAfter: parent entries with an mtime at or after this (Unix ns)
+	// are read again (see racyCutoff).
+	racyAfter int64
+	st        store.Store
+	dir       string
+	opts      PushOptions
+	known     *known
+	res       *PushResult
 	// chunkBytes counts the bytes uploaded; read by the result.
 	uploaded, chunks, read atomic.Int64
+}
+
+// racyWindow covers file systems' timestamp granularity and the clock
+// differences between the pushing host and the store.
+const racyWindow = 2 * time.Second
+
+// racyCutoff returns the mtime from which the parent's size+mtime cannot
+// be trusted: a file written within a timestamp tick of the parent's scan
+// can change again without its mtime moving (the "racy mtime" problem), so
+// files whose recorded mtime is that close to when the parent was stored
+// are read again. Without the parent's stored time, nothing is trusted.
+func racyCutoff(ctx context.Context, st store.Store, parent ID) int64 {
+	info, err := listOne(ctx, st, treeKey(parent))
+	if err != nil {
+		return math.MinInt64
+	}
+	return info.ModTime.Add(-racyWindow).UnixNano()
 }
 
 // plan copies chunk lists from the parent for files that match it and
@@ -185,7 +241,7 @@ func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
 		if e.Type != TypeFile {
 			continue
 		}
-		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime {
+		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime && pe.MTime < p.racyAfter {
 			e.Chunks = pe.Chunks
 			p.res.FilesReused++
 			continue
@@ -195,6 +251,29 @@ func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
 	}
 	p.opts.Progress.SetTotal(total)
 	return todo
+}
+
+// encodeChecked encodes m and decodes the bytes again before anything is
+// stored: a manifest that would not read back exactly as scanned (a name the
+// encoding cannot carry, say) fails the push instead of every later pull.
+func encodeChecked(m *Manifest) ([]byte, error) {
+	data, err := m.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	back, err := DecodeManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: it does not read back: %w", err)
+	}
+	if len(back.Entries) != len(m.Entries) {
+		return nil, fmt.Errorf("encode manifest: %w: %d entries read back as %d", ErrInvalidManifest, len(m.Entries), len(back.Entries))
+	}
+	for i := range m.Entries {
+		if !m.Entries[i].same(&back.Entries[i]) {
+			return nil, fmt.Errorf("encode manifest: %w: %q does not read back as itself", ErrInvalidManifest, m.Entries[i].Path)
+		}
+	}
+	return data, nil
 }
 
 func mustEncode(m *Manifest) []byte {
@@ -210,7 +289,7 @@ func mustEncode(m *Manifest) []byte {
 func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	up := newUploader(ctx, p.st, p.opts.Concurrency, func(n int) {
+	up := newUploader(ctx, p.st, p.opts.Concurrency, p.opts.StallTimeout, func(n int) {
 		p.uploaded.Add(int64(n))
 		p.chunks.Add(1)
 	}, cancel)

@@ -9,12 +9,35 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
+
+// resolveRoot follows a root that is a symlink (a stage directory is often
+// a link to the volume), so the walk sees the directory and not one link.
+// Symlinks below the root are never followed. A root that is a symlink to
+// nothing is refused, naming both.
+func resolveRoot(root string, log *slog.Logger) (string, error) {
+	fi, err := os.Lstat(root)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return root, nil // scan reports a missing root
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		target, _ := os.Readlink(root)
+		return "", fmt.Errorf("%w: %s is a symlink to %s, which cannot be followed (%v); fix the link or pass the directory itself", ErrBadSource, root, target, err)
+	}
+	log.Info("directory is a symlink; using the directory it points to", "path", root, "resolved", real)
+	return real, nil
+}
 
 // scan lists the tree under root: files, directories and symlinks, sorted
 // by path, without content. Sockets, devices and pipes are skipped with a
 // warning: they have no content to snapshot.
-func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, error) {
+//
+// Unless crossMounts is set, the walk stays on root's file system: a volume
+// mounted below root is recorded as its (empty) mount point directory and
+// skipped with a warning, like tar --one-file-system.
+func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) ([]Entry, int, error) {
 	fi, err := os.Stat(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%w: %s does not exist", ErrBadSource, root)
@@ -25,6 +48,7 @@ func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, err
 	if !fi.IsDir() {
 		return nil, 0, fmt.Errorf("%w: %s is not a directory", ErrBadSource, root)
 	}
+	rootDev := dev(fi)
 	var entries []Entry
 	skipped := 0
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -41,11 +65,31 @@ func scan(ctx context.Context, root string, log *slog.Logger) ([]Entry, int, err
 		if err != nil {
 			return err
 		}
+		if strings.HasPrefix(d.Name(), stagePrefix) {
+			// A pull's staging directory or journal, left by one killed
+			// before it cleaned up, or in use by one running: not data.
+			log.Warn("skipping the staging directory of a pull; the next pull removes it once no pull uses it", "path", p)
+			skipped++
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return fmt.Errorf("stat %s: %w", p, err)
 		}
 		e := Entry{Path: filepath.ToSlash(rel), Mode: unixMode(info.Mode()), MTime: info.ModTime().UnixNano()}
+		if !crossMounts && dev(info) != rootDev {
+			log.Warn("skipping a mounted volume: another file system (pass --cross-mounts to include it)", "path", p)
+			skipped++
+			if d.IsDir() {
+				e.Type = TypeDir
+				entries = append(entries, e)
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		switch t := info.Mode().Type(); {
 		case t == 0:
 			e.Type, e.Size = TypeFile, info.Size()

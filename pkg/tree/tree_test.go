@@ -3,9 +3,11 @@ package tree
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("push result %+v: want 6 files and several chunks", res)
 		}
 		dst := filepath.Join(t.TempDir(), "restored")
-		pr, err := Pull(context.Background(), st, res.ID, dst, PullOptions{})
+		pr, err := Pull(context.Background(), st, res.ID, dst, PullOptions{KeepSetID: true})
 		if err != nil {
 			t.Fatalf("Pull: %v", err)
 		}
@@ -252,11 +254,11 @@ func TestSweepRespectsRunningPush(t *testing.T) {
 		ctx := context.Background()
 		src := t.TempDir()
 		writeFile(t, src, "f", randBytes(30, 10<<10), 0o644, epoch)
-		_, release, err := takeLease(ctx, st, time.Now(), "other")
+		l, err := takeLease(ctx, st, time.Now(), "other")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer release()
+		defer l.release()
 		// An orphan chunk uploaded by the "running" push.
 		res := push(t, st, src, PushOptions{})
 		if err := st.Delete(ctx, treeKey(res.ID)); err != nil {
@@ -269,14 +271,31 @@ func TestSweepRespectsRunningPush(t *testing.T) {
 	})
 }
 
+// putMarker writes a sweep marker as a running sweep would, without its
+// heartbeat, and returns its key.
+func putMarker(t *testing.T, st store.Store) string {
+	t.Helper()
+	key := fmt.Sprintf("sweeps/%020d-%s", time.Now().UnixNano(), randHex())
+	if err := st.Put(context.Background(), key, strings.NewReader("{}"), 2); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// age sets a file store object's modification time d into the past.
+func age(t *testing.T, root, key string, d time.Duration) {
+	t.Helper()
+	ts := time.Now().Add(-d)
+	if err := os.Chtimes(filepath.Join(root, filepath.FromSlash(key)), ts, ts); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPushFailsOnConcurrentSweep(t *testing.T) {
 	st, _ := newFileStore(t)
 	src := t.TempDir()
 	writeFile(t, src, "f", []byte("x"), 0o644, epoch)
-	// A sweep that started and has not finished.
-	if _, err := startSweepRecord(context.Background(), st, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	putMarker(t, st) // a sweep that started and has not finished
 	_, err := Push(context.Background(), st, src, PushOptions{Name: "n"})
 	if !errors.Is(err, ErrConcurrentSweep) {
 		t.Fatalf("Push = %v, want ErrConcurrentSweep", err)
@@ -287,11 +306,11 @@ func TestPushFailsOnConcurrentSweep(t *testing.T) {
 }
 
 // A push that starts after a sweep finished has nothing to fear from it and
-// must not be refused, however recent the sweep (prune runs from a
-// CronWorkflow while snapshots keep coming).
+// must not be refused (prune runs from a CronWorkflow while snapshots keep
+// coming); only the store nodes' clock margin separates them.
 func TestPushAfterFinishedSweep(t *testing.T) {
 	ctx := context.Background()
-	st, _ := newFileStore(t)
+	st, root := newFileStore(t)
 	src := t.TempDir()
 	writeFile(t, src, "f", []byte("x"), 0o644, epoch)
 	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); err != nil {
@@ -300,18 +319,26 @@ func TestPushAfterFinishedSweep(t *testing.T) {
 	if _, err := Sweep(ctx, st, nil, SweepOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// File modification times have a resolution; let the lease be younger
-	// than the .done marker in the store's own clock.
-	time.Sleep(20 * time.Millisecond)
+	// The sweep ended a little more than the clock margin ago.
+	err := st.List(ctx, "sweeps/", func(info store.Info) error {
+		age(t, root, info.Key, clockMargin+time.Second)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, src, "g", []byte("y"), 0o644, epoch)
 	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); err != nil {
 		t.Fatalf("push right after a finished sweep: %v", err)
 	}
-	// A crashed sweep (no .done marker) still counts, until the lease expiry.
-	if _, err := startSweepRecord(ctx, st, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	// A sweep without a .done marker counts while its marker is fresh...
+	key := putMarker(t, st)
 	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); !errors.Is(err, ErrConcurrentSweep) {
 		t.Fatalf("push during an unfinished sweep: %v, want ErrConcurrentSweep", err)
+	}
+	// ...and is dead minutes after its last heartbeat, not a day.
+	age(t, root, key, sweepStaleAfter+clockMargin+time.Second)
+	if _, err := Push(ctx, st, src, PushOptions{Name: "n"}); err != nil {
+		t.Fatalf("push after a sweep died %s ago: %v", sweepStaleAfter, err)
 	}
 }

@@ -3,8 +3,10 @@ package tree
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
 )
@@ -15,6 +17,7 @@ const uploadBudget = 64 << 20
 
 // uploader puts chunks with a fixed number of workers.
 type uploader struct {
+	stall  time.Duration
 	st     store.Store
 	budget *budget
 	queue  chan upJob
@@ -28,8 +31,8 @@ type upJob struct {
 	buf []byte
 }
 
-func newUploader(ctx context.Context, st store.Store, workers int, done func(int), cancel context.CancelCauseFunc) *uploader {
-	u := &uploader{st: st, budget: newBudget(uploadBudget), queue: make(chan upJob, workers), done: done, cancel: cancel}
+func newUploader(ctx context.Context, st store.Store, workers int, stall time.Duration, done func(int), cancel context.CancelCauseFunc) *uploader {
+	u := &uploader{stall: stall, st: st, budget: newBudget(uploadBudget), queue: make(chan upJob, workers), done: done, cancel: cancel}
 	for range workers {
 		u.wg.Add(1)
 		go u.work(ctx)
@@ -65,7 +68,7 @@ func (u *uploader) work(ctx context.Context) {
 			continue // drain after a failure
 		}
 		data := j.buf
-		err := u.st.Put(ctx, chunkKey(j.d), bytes.NewReader(data), int64(len(data)))
+		err := u.put(ctx, j.d, data)
 		if err != nil {
 			u.cancel(fmt.Errorf("upload chunk %s: %w", j.d.Short(), err))
 		} else {
@@ -79,4 +82,37 @@ func (u *uploader) work(ctx context.Context) {
 func (u *uploader) close() {
 	close(u.queue)
 	u.wg.Wait()
+}
+
+// minUploadRate is the slowest transfer an upload is allowed before it
+// counts as stalled: its deadline is the stall timeout plus its size at
+// this rate.
+const minUploadRate = 256 << 10 // bytes per second
+
+// put uploads one chunk, giving each attempt a deadline so that a stalled
+// connection (a server that stops reading or answering) cannot hold the
+// push forever, and trying again, up to fetchAttempts times, when the
+// attempt stalled or the store reports a transient failure. A chunk PUT is
+// idempotent.
+func (u *uploader) put(ctx context.Context, d ID, data []byte) error {
+	limit := u.stall + time.Duration(int64(len(data))*int64(time.Second)/minUploadRate)
+	pause := fetchBackoff
+	for attempt := 1; ; attempt++ {
+		stalled := fmt.Errorf("%w: upload of chunk %s made no progress for %s", store.ErrTransient, d.Short(), limit)
+		c, cancel := context.WithTimeoutCause(ctx, limit, stalled)
+		err := u.st.Put(c, chunkKey(d), bytes.NewReader(data), int64(len(data)))
+		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(c), stalled) {
+			err = stalled
+		}
+		cancel()
+		if err == nil || !errors.Is(err, store.ErrTransient) || attempt == fetchAttempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		pause *= 2
+	}
 }

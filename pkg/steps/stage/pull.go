@@ -19,6 +19,7 @@ bytes, bytes-downloaded.` + exitCodes,
 		Flags: append(commonFlags(),
 			&cli.StringFlag{Name: "tree", Usage: "tree to restore: ID or name:NAME (required)", EnvVars: []string{"MLSTATE_TREE"}},
 			&cli.BoolFlag{Name: "sync", Usage: "flush the pulled files to disk before switching DIR over (survives power loss; slower)", EnvVars: []string{"MLSTATE_SYNC"}},
+			&cli.BoolFlag{Name: "keep-setid", Usage: "restore the setuid/setgid bits of files (dropped by default, with a warning)", EnvVars: []string{"MLSTATE_KEEP_SETID"}},
 			&cli.BoolFlag{Name: "delete", Usage: "remove files in DIR that are not in the tree, so DIR becomes exactly the snapshot", EnvVars: []string{"MLSTATE_DELETE"}},
 			stepcli.OutputsDirFlag(),
 		),
@@ -44,7 +45,7 @@ func runPull(c *cli.Context) error {
 	}
 	rep := progress.Start(progress.FromEnv("pull", e.stderr, e.log))
 	res, err := tree.Pull(e.ctx, e.st, id, dir, tree.PullOptions{
-		Delete: c.Bool("delete"), Sync: c.Bool("sync"), Concurrency: c.Int("concurrency"), Logger: e.log, Progress: rep,
+		Delete: c.Bool("delete"), Sync: c.Bool("sync"), KeepSetID: c.Bool("keep-setid"), Concurrency: c.Int("concurrency"), Logger: e.log, Progress: rep,
 	})
 	rep.Stop()
 	if err != nil {

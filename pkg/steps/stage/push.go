@@ -20,6 +20,7 @@ files, bytes, bytes-read, bytes-uploaded, chunks-uploaded, files-reused.` + exit
 			&cli.StringFlag{Name: "name", Usage: "record the tree under NAME; the last tree under NAME is the default parent", EnvVars: []string{"MLSTATE_NAME"}},
 			&cli.StringFlag{Name: "parent", Usage: "tree to compare with (ID or name:NAME): files with the same size and mtime are not read", EnvVars: []string{"MLSTATE_PARENT"}},
 			&cli.BoolFlag{Name: "rehash", Usage: "read every file even when it matches the parent", EnvVars: []string{"MLSTATE_REHASH"}},
+			&cli.BoolFlag{Name: "cross-mounts", Usage: "include volumes mounted below DIR (by default they are skipped with a warning)", EnvVars: []string{"MLSTATE_CROSS_MOUNTS"}},
 			stepcli.OutputsDirFlag(),
 		),
 		Action: runPush,
@@ -35,7 +36,7 @@ func runPush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := tree.PushOptions{Name: c.String("name"), Rehash: c.Bool("rehash"), Concurrency: c.Int("concurrency"), Logger: e.log}
+	opts := tree.PushOptions{Name: c.String("name"), Rehash: c.Bool("rehash"), CrossMounts: c.Bool("cross-mounts"), Concurrency: c.Int("concurrency"), Logger: e.log}
 	if p := c.String("parent"); p != "" {
 		if opts.Parent, err = resolveTree(e.ctx, e.st, p); err != nil {
 			return err

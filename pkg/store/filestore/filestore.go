@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
 )
@@ -22,6 +23,14 @@ import (
 // tmpPrefix marks files being written; List skips them and they never match
 // a key because keys may not start with a dot segment.
 const tmpPrefix = ".tmp-"
+
+// objectMode is the permission of every stored object.
+const objectMode = 0o644
+
+// staleTemp is how old a temporary file must be before List takes it for
+// the leftover of a killed writer and removes it. No object takes that
+// long to write.
+const staleTemp = time.Hour
 
 // Store is a store.Store in a directory.
 type Store struct {
@@ -76,6 +85,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
+	return syncDir(key, filepath.Dir(dst))
+}
+
+// syncDir makes a rename or link in dir durable: without it, a power loss
+// can lose an object that Put already reported written.
+func syncDir(key, dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, classify(err))
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("put %s: sync directory: %w", key, classify(err))
+	}
 	return nil
 }
 
@@ -101,7 +124,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 		}
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
-	return nil
+	return syncDir(key, filepath.Dir(dst))
 }
 
 func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader, size int64) (string, error) {
@@ -120,7 +143,13 @@ func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader, size int
 	if err != nil {
 		return "", fmt.Errorf("put %s: %w", key, classify(err))
 	}
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	// Objects are readable by every UID (CreateTemp makes 0600): pods
+	// with other users share a store on one volume.
+	err = f.Chmod(objectMode)
+	var n int64
+	if err == nil {
+		n, err = io.Copy(f, ctxReader{ctx, r})
+	}
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("wrote %d bytes, expected %d", n, size)
 	}
@@ -209,6 +238,10 @@ func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(store.Info
 	names := make([]string, 0, len(entries))
 	isDir := map[string]bool{}
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			s.removeStaleTemp(filepath.Join(s.root, filepath.FromSlash(dir), e.Name()))
+			continue
+		}
 		if strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
@@ -250,6 +283,14 @@ func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(store.Info
 		}
 	}
 	return nil
+}
+
+// removeStaleTemp removes a temporary file left by a writer that was
+// killed before it could rename it (they are otherwise never removed).
+func (s *Store) removeStaleTemp(p string) {
+	if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > staleTemp {
+		_ = os.Remove(p)
+	}
 }
 
 // classify adds the store sentinel matching an OS error.

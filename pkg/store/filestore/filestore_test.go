@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
 	"github.com/mlstate/mlstate/pkg/store/storetest"
@@ -75,5 +76,42 @@ func TestNoTempFilesLeft(t *testing.T) {
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
 		t.Errorf("left behind: %s", e.Name())
+	}
+}
+
+// Objects are readable by pods with other UIDs, and the temporary files of
+// a killed writer are removed once they are clearly stale.
+func TestSharedAndTidy(t *testing.T) {
+	root := t.TempDir()
+	st, err := New(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.Put(ctx, "a/b", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "a", "b"))
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("object mode %v (%v), want 0644", fi.Mode().Perm(), err)
+	}
+	stale, fresh := filepath.Join(root, "a", tmpPrefix+"stale"), filepath.Join(root, "a", tmpPrefix+"fresh")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.List(ctx, "a/", func(store.Info) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a temporary file that may be in use was removed: %v", err)
 	}
 }

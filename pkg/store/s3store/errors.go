@@ -20,6 +20,9 @@ import (
 // errPrecondition is a failed conditional write (If-None-Match).
 var errPrecondition = errors.New("precondition failed")
 
+// errBadDigest is a body the server received different from what was sent.
+var errBadDigest = errors.New("body corrupted in transit")
+
 // translate maps a minio-go or network error onto the store sentinels,
 // naming the endpoint and bucket so the one-line message is actionable.
 func (s *Store) translate(err error) error {
@@ -31,10 +34,17 @@ func (s *Store) translate(err error) error {
 		switch {
 		case er.StatusCode == http.StatusPreconditionFailed || er.Code == "PreconditionFailed":
 			return fmt.Errorf("%w: %w", errPrecondition, err)
+		case er.Code == "BadDigest" || er.Code == "InvalidDigest" || er.Code == "XAmzContentChecksumMismatch" || er.Code == "XAmzContentSHA256Mismatch":
+			// The network changed the bytes; sending them again is the fix.
+			return fmt.Errorf("S3 endpoint %s: %w: %w: %w", s.cfg.Endpoint, errBadDigest, store.ErrTransient, err)
 		case er.Code == "NoSuchKey" || er.Code == "NoSuchObject":
 			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 		case er.Code == "NoSuchBucket":
 			return fmt.Errorf("bucket %q at %s does not exist: %w", s.cfg.Bucket, s.cfg.Endpoint, store.ErrNotFound)
+		case er.Code == "RequestTimeTooSkewed":
+			// A signature check that failed on time, not on the keys.
+			return fmt.Errorf("S3 endpoint %s refused the request because this host's clock differs too much from the server's (%s); fix the node's time (NTP) and retry: %w",
+				s.cfg.Endpoint, er.Code, store.ErrClockSkew)
 		case er.Code == "AccessDenied" || er.Code == "InvalidAccessKeyId" || er.Code == "SignatureDoesNotMatch" ||
 			er.StatusCode == http.StatusForbidden || er.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("access to bucket %q at %s denied (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE: %w",

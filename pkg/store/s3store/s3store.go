@@ -145,16 +145,41 @@ func (s *Store) String() string {
 }
 
 func (s *Store) putOptions() minio.PutObjectOptions {
-	// Content is verified by its digest on read; skipping the SigV4 payload
-	// hash avoids hashing every byte a second time.
-	return minio.PutObjectOptions{DisableContentSha256: true, ContentType: "application/octet-stream"}
+	// Every body carries its Content-MD5, and the server refuses one that
+	// arrives different: without it, a chunk corrupted in transit on a
+	// plain http:// endpoint (the SigV4 payload hash is skipped, below)
+	// would be stored under its digest and reused by every later dedup.
+	// MD5 rather than the SigV4 SHA-256 payload hash: it is cheaper, and
+	// every S3 server checks it.
+	return minio.PutObjectOptions{DisableContentSha256: true, SendContentMd5: true, ContentType: "application/octet-stream"}
+}
+
+// putAttempts bounds the PUTs of a body the server found corrupted in
+// transit; minio-go does not retry a 400.
+const putAttempts = 3
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, opts minio.PutObjectOptions) error {
+	body := seekable(r, size)
+	for attempt := 1; ; attempt++ {
+		_, err := s.c.PutObject(ctx, s.cfg.Bucket, s.prefix+key, body, size, opts)
+		if err == nil {
+			return nil
+		}
+		err = s.translate(err)
+		seeker, ok := body.(io.Seeker)
+		if !errors.Is(err, errBadDigest) || attempt == putAttempts || !ok {
+			return err
+		}
+		if _, serr := seeker.Seek(0, io.SeekStart); serr != nil {
+			return err
+		}
+	}
 }
 
 // Put writes key. Small objects are buffered so minio-go can retry them.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	_, err := s.c.PutObject(ctx, s.cfg.Bucket, s.prefix+key, seekable(r, size), size, s.putOptions())
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, s.translate(err))
+	if err := s.put(ctx, key, r, size, s.putOptions()); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
 }
@@ -164,9 +189,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
 	opts := s.putOptions()
 	opts.SetMatchETagExcept("*")
-	_, err := s.c.PutObject(ctx, s.cfg.Bucket, s.prefix+key, seekable(r, size), size, opts)
+	err := s.put(ctx, key, r, size, opts)
 	if err != nil {
-		err = s.translate(err)
 		if errors.Is(err, errPrecondition) {
 			return fmt.Errorf("put %s: %w", key, store.ErrExists)
 		}
@@ -220,6 +244,30 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteMany removes keys with multi-object DELETE requests (minio-go sends
+// up to 1000 keys in each); missing keys are not errors.
+func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
+	objects := make(chan minio.ObjectInfo, len(keys))
+	for _, k := range keys {
+		objects <- minio.ObjectInfo{Key: s.prefix + k}
+	}
+	close(objects)
+	var first error
+	// Read every result, even after a failure: minio-go's sender waits for us.
+	for e := range s.c.RemoveObjects(ctx, s.cfg.Bucket, objects, minio.RemoveObjectsOptions{}) {
+		if e.Err == nil || first != nil {
+			continue
+		}
+		if err := s.translate(e.Err); !errors.Is(err, store.ErrNotFound) {
+			first = fmt.Errorf("delete %s: %w", strings.TrimPrefix(e.ObjectName, s.prefix), err)
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }
 
 // seekable lets minio-go rewind a body to retry it; chunks are small and

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"List", testList},
 		{"ListStops", testListStops},
 		{"Delete", testDelete},
+		{"DeleteMany", testDeleteMany},
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"String", testString},
 	}
@@ -220,5 +221,30 @@ func testConcurrentPuts(t *testing.T, st store.Store) {
 func testString(t *testing.T, st store.Store) {
 	if st.String() == "" {
 		t.Error("String is empty")
+	}
+}
+
+// testDeleteMany checks store.DeleteMany, batched or not: every key goes,
+// missing ones are no error, others stay.
+func testDeleteMany(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	var keys []string
+	for i := range 1203 { // more than one multi-object DELETE
+		k := fmt.Sprintf("m/%04d", i)
+		if i%100 == 0 {
+			put(t, st, k, "x")
+		}
+		keys = append(keys, k)
+	}
+	put(t, st, "m/keep", "x")
+	if err := store.DeleteMany(ctx, st, keys); err != nil {
+		t.Fatalf("DeleteMany: %v", err)
+	}
+	var left []string
+	if err := st.List(ctx, "m/", func(info store.Info) error { left = append(left, info.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != "m/keep" {
+		t.Errorf("after DeleteMany, left %v, want [m/keep]", left)
 	}
 }

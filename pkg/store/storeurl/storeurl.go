@@ -61,7 +61,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, redact(rawURL), err)
+		// url.Parse quotes the whole URL in its error, secrets included.
+		return nil, fmt.Errorf("%w: the store URL does not parse (check its %%-escapes); expected s3://BUCKET[/PREFIX]?endpoint=… or file:///PATH", ErrInvalid)
 	}
 	switch u.Scheme {
 	case "file":
@@ -133,11 +134,28 @@ func S3Config(u *url.URL, getenv func(string) string) (s3store.Config, error) {
 	return cfg, nil
 }
 
+// redact removes what may be a secret from a store URL before it goes into
+// a message or a log: user info, and the value of every query parameter
+// other than the known, harmless ones (a URL pasted with ?secretKey=… or
+// a presigned signature must not be logged whole).
 func redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+	if err != nil {
+		return "(unparsable store URL)"
 	}
-	u.User = url.User("REDACTED")
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			switch k {
+			case "endpoint", "region", "ca":
+			default:
+				q[k] = []string{"REDACTED"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }

@@ -141,3 +141,18 @@ func TestCredentials(t *testing.T) {
 		})
 	}
 }
+
+// A secret pasted into the URL's query never reaches a message.
+func TestSecretInQueryRedacted(t *testing.T) {
+	for _, raw := range []string{
+		"s3://bucket?endpoint=http://h:9000&secretKey=hunter2hunter2",
+		"s3://?X-Amz-Signature=hunter2hunter2",
+		"gs://bucket?token=hunter2hunter2",
+		"s3://bu%zzcket?token=hunter2hunter2",
+	} {
+		_, err := Open(context.Background(), raw, Options{Getenv: func(string) string { return "" }})
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q) = %v; want an error without the secret", raw, err)
+		}
+	}
+}
