@@ -67,6 +67,7 @@ func run(c *cli.Context) error {
 	opts := snapshot.RestoreOptions{
 		Action:       c.String("action"),
 		Workflow:     stepflags.WorkflowOf(c),
+		NewRun:       stepflags.NewRun(c),
 		To:           to,
 		SkipKanister: c.Bool("skip-kanister"),
 		SkipStage:    c.Bool("skip-stage"),
