@@ -203,3 +203,23 @@ func applyPodSpecPatch(spec corev1.PodSpec, patch string) (corev1.PodSpec, error
 	var out corev1.PodSpec
 	return out, json.Unmarshal(merged, &out)
 }
+
+func hasMount(c corev1.Container, path string) bool {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == path {
+			return true
+		}
+	}
+	return false
+}
+
+func volume(spec *corev1.PodSpec, name string) *corev1.Volume {
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == name {
+			return &spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func hasVolume(spec *corev1.PodSpec, name string) bool { return volume(spec, name) != nil }

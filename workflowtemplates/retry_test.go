@@ -36,3 +36,63 @@ func TestRetryAttemptReachesTheSteps(t *testing.T) {
 		}
 	}
 }
+
+// The restore template mounts the workspace only when one is named, and
+// then restores the staged paths too; without one it restores only the
+// Kanister side (and the step refuses a restore point with nothing else).
+func TestRestoreTemplateMountsTheWorkspace(t *testing.T) {
+	base := map[string]string{"store": "s3://mlstate", "pipeline": "resnet"}
+	without := render(t, "restore", renderCtx{args: base})
+	if hasMount(without.main(), "/workspace") || hasVolume(without.pod, "workspace") {
+		t.Errorf("no workspace-pvc given, but the pod mounts one: %+v", without.pod.Volumes)
+	}
+	parseStep(t, without, func(c *cli.Context) {
+		if !c.Bool("skip-stage") {
+			t.Errorf("without a workspace the step must skip staged trees (it cannot write them): %v", without.main().Args)
+		}
+	})
+
+	args := map[string]string{"workspace-pvc": "train-data"}
+	for k, v := range base {
+		args[k] = v
+	}
+	with := render(t, "restore", renderCtx{args: args})
+	if !hasMount(with.main(), "/workspace") {
+		t.Errorf("main container does not mount the workspace at /workspace: %+v", with.main().VolumeMounts)
+	}
+	if v := volume(with.pod, "workspace"); v == nil || v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "train-data" {
+		t.Errorf("workspace volume %+v, want PVC train-data", v)
+	}
+	parseStep(t, with, func(c *cli.Context) {
+		if c.Bool("skip-stage") {
+			t.Errorf("with a workspace the step must restore the staged trees: %v", with.main().Args)
+		}
+	})
+}
+
+// The restore-point parameter: an ID, "latest", or "auto" (this workflow's
+// own restore point in an exit hook, else the newest).
+func TestRestorePointSelection(t *testing.T) {
+	cases := []struct {
+		restorePoint, status string
+		check                func(*cli.Context) bool
+	}{
+		{"auto", "", func(c *cli.Context) bool { return c.Bool("latest") && !c.Bool("from-this-workflow") }},
+		{"auto", "Failed", func(c *cli.Context) bool {
+			return c.Bool("from-this-workflow") && c.String("workflow-status") == "Failed"
+		}},
+		{"latest", "Failed", func(c *cli.Context) bool { return c.Bool("latest") }},
+		{"rp-20261128-174210.123-9f2c41d7", "", func(c *cli.Context) bool {
+			return c.String("restore-point") == "rp-20261128-174210.123-9f2c41d7"
+		}},
+	}
+	for _, tc := range cases {
+		args := map[string]string{"store": "s3://mlstate", "pipeline": "resnet", "restore-point": tc.restorePoint, "workflow-status": tc.status}
+		r := render(t, "restore", renderCtx{args: args})
+		parseStep(t, r, func(c *cli.Context) {
+			if !tc.check(c) {
+				t.Errorf("restore-point=%q workflow-status=%q: step got %v", tc.restorePoint, tc.status, r.main().Args)
+			}
+		})
+	}
+}
