@@ -57,9 +57,52 @@ func TestRBACGrantsWhatStepsDo(t *testing.T) {
 		{"default", "create", "cr.kanister.io", "actionsets", ""},
 		{"", "list", "", "namespaces", ""},
 	}
-	check := func(a access, want bool) {
+	check := func(a access, want bool) { checkAccess(ctx, t, k, "mlstate", a, want) }
+	for _, a := range allowed {
+		check(a, true)
+	}
+	for _, a := range denied {
+		check(a, false)
+	}
+}
+
+// TestExecutorIdentityHoldsNoBackupRights: training steps, guard and the
+// store-only templates run as mlstate-executor, which may report outputs
+// and nothing else, so user code cannot read the backup keys or start a
+// Kanister action (the CSI restore deletes PVCs).
+func TestExecutorIdentityHoldsNoBackupRights(t *testing.T) {
+	k := testsupport.Kube(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	applyFile(ctx, t, k, "rbac.yaml")
+	const kan, app = "kanister", "ml"
+	checkAccess(ctx, t, k, "mlstate-executor", access{app, "create", "argoproj.io", "workflowtaskresults", ""}, true)
+	checkAccess(ctx, t, k, "mlstate-executor", access{app, "patch", "argoproj.io", "workflowtaskresults", "some-node"}, true)
+	for _, a := range []access{
+		{kan, "create", "cr.kanister.io", "actionsets", ""},
+		{kan, "get", "cr.kanister.io", "actionsets", "backup-x"},
+		{kan, "get", "", "secrets", "mlstate-restic-key"},
+		{kan, "get", "", "secrets", "mlstate-minio-credentials"},
+		{app, "get", "", "secrets", "mlstate-store"},
+		{kan, "get", "cr.kanister.io", "profiles", "mlstate-minio"},
+		{app, "get", "", "persistentvolumeclaims", "checkpoints"},
+		{app, "delete", "", "persistentvolumeclaims", "checkpoints"},
+	} {
+		checkAccess(ctx, t, k, "mlstate-executor", a, false)
+	}
+}
+
+// checkAccess asks the API server whether ServiceAccount ml/sa may do a.
+// The grants were just applied and the authorizer reads RBAC from an
+// informer cache, so an allowed answer is polled for until the deadline. A
+// denial is read once: callers check it after an allowed answer for the
+// same ServiceAccount showed its bindings are loaded (a denial seen before
+// that would prove nothing).
+func checkAccess(ctx context.Context, t *testing.T, k *testsupport.KubeEnv, sa string, a access, want bool) {
+	t.Helper()
+	ask := func(ctx context.Context) (bool, string) {
 		review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-			User:   "system:serviceaccount:ml:mlstate",
+			User:   "system:serviceaccount:ml:" + sa,
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ml", "system:authenticated"},
 			ResourceAttributes: &authzv1.ResourceAttributes{
 				Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name,
@@ -69,15 +112,16 @@ func TestRBACGrantsWhatStepsDo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("access review %s: %v", a, err)
 		}
-		if res.Status.Allowed != want {
-			t.Errorf("workflowtemplates/rbac.yaml: mlstate may %s: got %v, want %v", a, res.Status.Allowed, want)
-		}
+		return res.Status.Allowed, fmt.Sprint(res.Status.Allowed)
 	}
-	for _, a := range allowed {
-		check(a, true)
+	var got bool
+	if want {
+		_, got = testsupport.Poll(ctx, 0, ask)
+	} else {
+		got, _ = ask(ctx)
 	}
-	for _, a := range denied {
-		check(a, false)
+	if got != want {
+		t.Errorf("workflowtemplates/rbac.yaml: %s may %s: got %v, want %v", sa, a, got, want)
 	}
 }
 
