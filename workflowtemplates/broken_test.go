@@ -81,10 +81,16 @@ func TestBrokenManifestsAreCaught(t *testing.T) {
 			docs: func() []doc {
 				return mutated(t, docs, exampleFile, "Workflow", func(o map[string]any) {
 					args := step(t, template(t, o, "main"), "snapshot")["arguments"].(map[string]any)
-					args["parameters"] = args["parameters"].([]any)[1:] // drop store
+					var kept []any
+					for _, p := range args["parameters"].([]any) {
+						if p.(map[string]any)["name"] != "pipeline" {
+							kept = append(kept, p)
+						}
+					}
+					args["parameters"] = kept
 				})
 			},
-			check: lintArgo, path: exampleFile, want: "inputs.parameters.store was not supplied",
+			check: lintArgo, path: exampleFile, want: "inputs.parameters.pipeline was not supplied",
 		},
 		{
 			name: "misspelt field (strict parsing)",

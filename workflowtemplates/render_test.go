@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -162,6 +163,12 @@ func parseStep(t testing.TB, r rendered, inspect func(*cli.Context)) {
 	}
 	argv := append([]string{iv.step}, c.Command[1:]...)
 	argv = append(argv, c.Args...)
+	if app.SkipFlagParsing { // guard: its own flags end at "--", the user's command follows
+		app.SkipFlagParsing = false
+		if i := slices.Index(argv, "--"); i >= 0 {
+			argv = argv[:i]
+		}
+	}
 	if err := app.Run(argv); err != nil {
 		t.Fatalf("%s %v: %v", iv.step, argv[1:], err)
 	}
