@@ -97,6 +97,10 @@ func lintArgo(docs []doc) []error {
 		case *wfv1.Workflow:
 			what = "Workflow " + o.Name + o.GenerateName
 			err = validate.ValidateWorkflow(ns(o.Namespace), cluster, o, nil, opts)
+			if hooked := exitHookAsOnExit(o); err == nil && hooked != nil {
+				what += " (its exit hook, validated as onExit)"
+				err = validate.ValidateWorkflow(ns(o.Namespace), cluster, hooked, nil, opts)
+			}
 		case *wfv1.CronWorkflow:
 			what = "CronWorkflow " + o.Name
 			err = validate.ValidateCronWorkflow(context.Background(), ns(o.Namespace), cluster, o, nil)
@@ -106,6 +110,30 @@ func lintArgo(docs []doc) []error {
 		}
 	}
 	return errs
+}
+
+// exitHookAsOnExit returns a copy of wf whose workflow-level exit hook is an
+// onExit handler making the same call, or nil when wf has none. Argo's
+// validator (v3.7.18, validateHooks) checks a hook's expression only, not
+// the template it calls or its arguments; the controller runs both the
+// same way (the exit node, under "<name>.onExit"), so validating the hook
+// as onExit checks the templateRef and the arguments it passes.
+func exitHookAsOnExit(wf *wfv1.Workflow) *wfv1.Workflow {
+	hook, ok := wf.Spec.Hooks[wfv1.ExitLifecycleEvent]
+	if !ok || wf.Spec.OnExit != "" {
+		return nil
+	}
+	out := wf.DeepCopy()
+	delete(out.Spec.Hooks, wfv1.ExitLifecycleEvent)
+	const name = "lint-exit-hook"
+	out.Spec.Templates = append(out.Spec.Templates, wfv1.Template{
+		Name: name,
+		Steps: []wfv1.ParallelSteps{{Steps: []wfv1.WorkflowStep{{
+			Name: "hook", Template: hook.Template, TemplateRef: hook.TemplateRef, Arguments: hook.Arguments,
+		}}}},
+	})
+	out.Spec.OnExit = name
+	return out
 }
 
 func TestArgoValidator(t *testing.T) {

@@ -77,14 +77,41 @@ func TestBrokenManifestsAreCaught(t *testing.T) {
 			check: lintArgo, path: exampleFile, want: "snapshott",
 		},
 		{
+			name: "wrong templateRef in the exit hook",
+			docs: func() []doc {
+				return mutated(t, docs, exampleFile, "Workflow", func(o map[string]any) {
+					hook := o["spec"].(map[string]any)["hooks"].(map[string]any)["exit"].(map[string]any)
+					hook["templateRef"].(map[string]any)["template"] = "restor"
+				})
+			},
+			check: lintArgo, path: exampleFile, want: "restor",
+		},
+		{
+			name: "exit hook without its pipeline",
+			docs: func() []doc {
+				return mutated(t, docs, exampleFile, "Workflow", func(o map[string]any) {
+					hook := o["spec"].(map[string]any)["hooks"].(map[string]any)["exit"].(map[string]any)
+					args := hook["arguments"].(map[string]any)
+					args["parameters"] = args["parameters"].([]any)[1:] // drop pipeline
+				})
+			},
+			check: lintArgo, path: exampleFile, want: "inputs.parameters.pipeline was not supplied",
+		},
+		{
 			name: "missing parameter",
 			docs: func() []doc {
 				return mutated(t, docs, exampleFile, "Workflow", func(o map[string]any) {
 					args := step(t, template(t, o, "main"), "snapshot")["arguments"].(map[string]any)
-					args["parameters"] = args["parameters"].([]any)[1:] // drop store
+					var kept []any
+					for _, p := range args["parameters"].([]any) {
+						if p.(map[string]any)["name"] != "pipeline" {
+							kept = append(kept, p)
+						}
+					}
+					args["parameters"] = kept
 				})
 			},
-			check: lintArgo, path: exampleFile, want: "inputs.parameters.store was not supplied",
+			check: lintArgo, path: exampleFile, want: "inputs.parameters.pipeline was not supplied",
 		},
 		{
 			name: "misspelt field (strict parsing)",

@@ -106,7 +106,11 @@ func checkTemplate(bad func(string, ...any), tm, c map[string]any) {
 		bad("container has no command (the images have no shell and no entrypoint lookup)")
 	}
 	sc, _ := c["securityContext"].(map[string]any)
-	if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false {
+	image, _ := c["image"].(string)
+	// The user's own image (guard) may need a writable root: the template
+	// makes it a parameter instead.
+	userImage := strings.Contains(image, "{{")
+	if (!userImage && sc["readOnlyRootFilesystem"] != true) || sc["allowPrivilegeEscalation"] != false {
 		bad("container securityContext must set readOnlyRootFilesystem: true and allowPrivilegeEscalation: false")
 	}
 	psc, _ := tm["securityContext"].(map[string]any)

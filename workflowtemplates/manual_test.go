@@ -34,7 +34,8 @@ func TestManualCommands(t *testing.T) {
 			for _, p := range asList(params["parameters"]) {
 				pm := p.(map[string]any)
 				_, hasDefault := pm["default"]
-				in[pm["name"].(string)] = !hasDefault
+				_, fromConfigMap := pm["valueFrom"] // the mlstate ConfigMap
+				in[pm["name"].(string)] = !hasDefault && !fromConfigMap
 			}
 			inputs[m["name"].(string)] = in
 		}

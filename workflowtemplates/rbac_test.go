@@ -56,24 +56,61 @@ func TestRBACGrantsWhatStepsDo(t *testing.T) {
 		{"default", "create", "cr.kanister.io", "actionsets", ""},
 		{"", "list", "", "namespaces", ""},
 	}
-	sa := testsupport.ServiceAccount("ml", "mlstate")
-	attrs := func(a access) authzv1.ResourceAttributes {
-		return authzv1.ResourceAttributes{Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name}
-	}
-	// The authorizer sees a new grant some time after it is applied: wait
-	// for every allowed access first. Once all show, the authorizer has
-	// caught up with the file, and a denial is its settled answer.
+	check := func(a access, want bool) { checkAccess(ctx, t, k, "mlstate", a, want) }
 	for _, a := range allowed {
-		k.WaitAllowed(t, sa, attrs(a))
+		check(a, true)
 	}
 	for _, a := range denied {
-		ok, err := k.Allowed(ctx, sa, attrs(a))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			t.Errorf("workflowtemplates/rbac.yaml: mlstate may %s, want denied", a)
-		}
+		check(a, false)
+	}
+}
+
+// TestExecutorIdentityHoldsNoBackupRights: training steps, guard and the
+// store-only templates run as mlstate-executor, which may report outputs
+// and nothing else, so user code cannot read the backup keys or start a
+// Kanister action (the CSI restore deletes PVCs).
+func TestExecutorIdentityHoldsNoBackupRights(t *testing.T) {
+	k := testsupport.Kube(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	applyFile(ctx, t, k, "rbac.yaml")
+	const kan, app = "kanister", "ml"
+	checkAccess(ctx, t, k, "mlstate-executor", access{app, "create", "argoproj.io", "workflowtaskresults", ""}, true)
+	checkAccess(ctx, t, k, "mlstate-executor", access{app, "patch", "argoproj.io", "workflowtaskresults", "some-node"}, true)
+	for _, a := range []access{
+		{kan, "create", "cr.kanister.io", "actionsets", ""},
+		{kan, "get", "cr.kanister.io", "actionsets", "backup-x"},
+		{kan, "get", "", "secrets", "mlstate-restic-key"},
+		{kan, "get", "", "secrets", "mlstate-minio-credentials"},
+		{app, "get", "", "secrets", "mlstate-store"},
+		{kan, "get", "cr.kanister.io", "profiles", "mlstate-minio"},
+		{app, "get", "", "persistentvolumeclaims", "checkpoints"},
+		{app, "delete", "", "persistentvolumeclaims", "checkpoints"},
+	} {
+		checkAccess(ctx, t, k, "mlstate-executor", a, false)
+	}
+}
+
+// checkAccess asks the API server whether ServiceAccount ml/sa may do a.
+// The grants were just applied and the authorizer reads RBAC from an
+// informer cache, so an allowed answer is polled for until the deadline. A
+// denial is read once: callers check it after an allowed answer for the
+// same ServiceAccount showed its bindings are loaded (a denial seen before
+// that would prove nothing).
+func checkAccess(ctx context.Context, t *testing.T, k *testsupport.KubeEnv, sa string, a access, want bool) {
+	t.Helper()
+	who := testsupport.ServiceAccount("ml", sa)
+	attrs := authzv1.ResourceAttributes{Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name}
+	if want {
+		k.WaitAllowed(t, who, attrs)
+		return
+	}
+	ok, err := k.Allowed(ctx, who, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		t.Errorf("workflowtemplates/rbac.yaml: %s may %s, want denied", sa, a)
 	}
 }
 

@@ -149,7 +149,7 @@ func TestDeclaredResources(t *testing.T) {
 		{"kubernetes:core/v1:ServiceAccount", "ml/mlstate", nil},
 		{"kubernetes:rbac.authorization.k8s.io/v1:Role", "kanister/mlstate-kanister", nil},
 		{"kubernetes:core/v1:PersistentVolumeClaim", "checkpoints", nil},
-		{"kubernetes:apps/v1:Deployment", "checkpoint-server", nil},
+		{"kubernetes:core/v1:ConfigMap", "ml/mlstate", nil},
 	}
 	for _, tc := range tests {
 		r, ok := m.find(tc.typ, tc.name)
@@ -162,6 +162,11 @@ func TestDeclaredResources(t *testing.T) {
 				t.Errorf("%s %s: %s", tc.typ, tc.name, msg)
 			}
 		}
+	}
+	// The RWO checkpoints PVC must not be held by a long-running pod: it
+	// would keep training and Kanister's pods off every other node.
+	if _, ok := m.find("kubernetes:apps/v1:Deployment", ""); ok {
+		t.Error("a Deployment is declared; nothing may keep the RWO checkpoints PVC mounted")
 	}
 	for _, r := range m.res {
 		if strings.HasPrefix(r.typ, "kubernetes:rbac.authorization.k8s.io/v1:Cluster") {
@@ -188,6 +193,49 @@ func TestNamespacesFromConfig(t *testing.T) {
 	for _, r := range m.res {
 		if ns := str(r.inputs, "metadata", "namespace"); ns == "ml" || ns == "kanister" {
 			t.Errorf("%s %s left in namespace %s", r.typ, r.name, ns)
+		}
+	}
+}
+
+// The templates' parameter defaults and the mlstate ConfigMap follow the
+// configuration too: a moved install must not point at kanister/... or the
+// default store.
+func TestDefaultsFollowTheConfig(t *testing.T) {
+	m := run(t, map[string]string{"appNamespace": "team-a", "kanisterNamespace": "kanister-system", "storeBucket": "team-a-store"})
+	wt, ok := m.find("kubernetes:argoproj.io/v1alpha1:WorkflowTemplate", "team-a/mlstate")
+	if !ok {
+		t.Fatal("no WorkflowTemplate team-a/mlstate")
+	}
+	b, _ := json.Marshal(wt.inputs["spec"].Mappable())
+	for _, want := range []string{`"kanister-system/mlstate-minio"`, `"encryptionKey=kanister-system/mlstate-restic-key"`, `"default":"kanister-system"`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("WorkflowTemplate defaults lack %s", want)
+		}
+	}
+	if bytes.Contains(b, []byte(`"kanister/`)) || bytes.Contains(b, []byte(`=kanister/`)) {
+		t.Error("a WorkflowTemplate default still names namespace kanister")
+	}
+	cm, ok := m.find("kubernetes:core/v1:ConfigMap", "team-a/mlstate")
+	if !ok {
+		t.Fatal("no ConfigMap team-a/mlstate")
+	}
+	if got := str(cm.inputs, "data", "store"); got != "s3://team-a-store?endpoint=http://minio.minio.svc:9000" {
+		t.Errorf("ConfigMap store = %q, want the stack's store URL", got)
+	}
+}
+
+func TestRenamespaceRefs(t *testing.T) {
+	to := map[string]string{"kanister": "k2", "ml": "team-a"}
+	for in, want := range map[string]string{
+		"kanister":               "k2",
+		"kanister/mlstate-minio": "k2/mlstate-minio",
+		"encryptionKey=kanister/mlstate-restic-key": "encryptionKey=k2/mlstate-restic-key",
+		"a=ml/x,b=kanister/y":                       "a=team-a/x,b=k2/y",
+		"mlstate-restic-key":                        "mlstate-restic-key",
+		"pvc/ml/checkpoints":                        "pvc/ml/checkpoints",
+	} {
+		if got := renamespaceRefs(in, to); got != want {
+			t.Errorf("renamespaceRefs(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

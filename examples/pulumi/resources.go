@@ -2,10 +2,10 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -108,6 +108,7 @@ func minioProfile(ctx *pulumi.Context, cfg Config, kanister *helmv3.Release, s s
 var manifestFiles = []string{
 	"workflowtemplates/workflowtemplate.yaml",
 	"workflowtemplates/rbac.yaml",
+	"workflowtemplates/config.yaml",
 	"workflowtemplates/blueprints/pvc.yaml",
 	"workflowtemplates/blueprints/csi.yaml",
 }
@@ -120,13 +121,19 @@ func mlstateManifests(ctx *pulumi.Context, cfg Config, kanister *helmv3.Release,
 		files[i] = filepath.Join(cfg.RepoRoot, f)
 	}
 	return yaml.NewConfigGroup(ctx, "mlstate", &yaml.ConfigGroupArgs{
-		Files:           files,
-		Transformations: []yaml.Transformation{renamespace(map[string]string{"ml": cfg.AppNamespace, "kanister": cfg.KanisterNamespace})},
+		Files: files,
+		Transformations: []yaml.Transformation{
+			renamespace(map[string]string{"ml": cfg.AppNamespace, "kanister": cfg.KanisterNamespace}),
+			storeURL(cfg.StoreURL()),
+		},
 	}, pulumi.DependsOn(append([]pulumi.Resource{kanister}, nss...)))
 }
 
 // renamespace moves objects (and the ServiceAccounts RoleBindings name)
-// from the repository's namespaces to the configured ones.
+// from the repository's namespaces to the configured ones. The templates'
+// parameter defaults name namespaces too (profile kanister/mlstate-minio,
+// secrets encryptionKey=kanister/mlstate-restic-key, kanister-namespace
+// kanister), and so do RBAC rules that name objects as NAMESPACE/NAME.
 func renamespace(to map[string]string) yaml.Transformation {
 	move := func(m map[string]any) {
 		if ns, ok := m["namespace"].(string); ok && to[ns] != "" {
@@ -144,54 +151,83 @@ func renamespace(to map[string]string) yaml.Transformation {
 				}
 			}
 		}
+		if rules, ok := obj["rules"].([]any); ok {
+			for _, r := range rules {
+				if m, ok := r.(map[string]any); ok {
+					if names, ok := m["resourceNames"].([]any); ok {
+						for i, n := range names {
+							if s, ok := n.(string); ok {
+								names[i] = renamespaceRefs(s, to)
+							}
+						}
+					}
+				}
+			}
+		}
+		spec, _ := obj["spec"].(map[string]any)
+		templates, _ := spec["templates"].([]any)
+		for _, t := range templates {
+			tm, _ := t.(map[string]any)
+			inputs, _ := tm["inputs"].(map[string]any)
+			params, _ := inputs["parameters"].([]any)
+			for _, p := range params {
+				pm, _ := p.(map[string]any)
+				if d, ok := pm["default"].(string); ok {
+					pm["default"] = renamespaceRefs(d, to)
+				}
+			}
+		}
 	}
 }
 
-// exampleApp is a stand-in ML app: a PVC of checkpoints and a small
-// Deployment serving them read-only. The examples snapshot this PVC as
-// pvc/<appNamespace>/checkpoints.
+// nsRef finds NAMESPACE/ at the start of a value or of a list item (after
+// "," or "="), e.g. kanister/mlstate-minio or encryptionKey=kanister/key.
+var nsRef = regexp.MustCompile(`(^|[,=])([a-z0-9][a-z0-9-]*)/`)
+
+// renamespaceRefs rewrites the namespaces a value names: a value that is
+// only a namespace, and every NAMESPACE/NAME reference in it.
+func renamespaceRefs(v string, to map[string]string) string {
+	if ns, ok := to[v]; ok && ns != "" {
+		return ns
+	}
+	return nsRef.ReplaceAllStringFunc(v, func(m string) string {
+		sub := nsRef.FindStringSubmatch(m)
+		if ns, ok := to[sub[2]]; ok && ns != "" {
+			return sub[1] + ns + "/"
+		}
+		return m
+	})
+}
+
+// storeURL sets the store URL of the `mlstate` ConfigMap, which the
+// templates read when a Workflow passes no store.
+func storeURL(url string) yaml.Transformation {
+	return func(obj map[string]any, _ ...pulumi.ResourceOption) {
+		meta, _ := obj["metadata"].(map[string]any)
+		if obj["kind"] != "ConfigMap" || meta["name"] != "mlstate" {
+			return
+		}
+		data, _ := obj["data"].(map[string]any)
+		if data == nil {
+			data = map[string]any{}
+			obj["data"] = data
+		}
+		data["store"] = url
+	}
+}
+
+// exampleApp is a stand-in ML app: the PVC of checkpoints the examples
+// back up as pvc/<appNamespace>/checkpoints. Nothing keeps it mounted: it
+// is ReadWriteOnce, so a pod holding it on one node would keep the training
+// pod and Kanister's backup and restore pods off every other node.
 func exampleApp(ctx *pulumi.Context, cfg Config, nss []pulumi.Resource) error {
-	appLabels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("checkpoint-server"), "app.kubernetes.io/part-of": pulumi.String("mlstate-example")}
-	pvc, err := corev1.NewPersistentVolumeClaim(ctx, "checkpoints", &corev1.PersistentVolumeClaimArgs{
+	appLabels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("checkpoints"), "app.kubernetes.io/part-of": pulumi.String("mlstate-example")}
+	_, err := corev1.NewPersistentVolumeClaim(ctx, "checkpoints", &corev1.PersistentVolumeClaimArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("checkpoints"), Namespace: pulumi.String(cfg.AppNamespace), Labels: appLabels},
 		Spec: &corev1.PersistentVolumeClaimSpecArgs{
 			AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
 			Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String("10Gi")}},
 		},
 	}, pulumi.DependsOn(nss))
-	if err != nil {
-		return err
-	}
-	_, err = appsv1.NewDeployment(ctx, "checkpoint-server", &appsv1.DeploymentArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("checkpoint-server"), Namespace: pulumi.String(cfg.AppNamespace), Labels: appLabels},
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(1),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: appLabels},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: appLabels},
-				Spec: &corev1.PodSpecArgs{
-					SecurityContext: &corev1.PodSecurityContextArgs{RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(65532), FsGroup: pulumi.Int(65532)},
-					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:    pulumi.String("server"),
-						Image:   pulumi.String("busybox:1.36"),
-						Command: pulumi.StringArray{pulumi.String("httpd"), pulumi.String("-f"), pulumi.String("-p"), pulumi.String("8080"), pulumi.String("-h"), pulumi.String("/checkpoints")},
-						Ports:   corev1.ContainerPortArray{&corev1.ContainerPortArgs{ContainerPort: pulumi.Int(8080)}},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String("10m"), "memory": pulumi.String("16Mi")},
-							Limits:   pulumi.StringMap{"memory": pulumi.String("64Mi")},
-						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true),
-						},
-						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("checkpoints"), MountPath: pulumi.String("/checkpoints"), ReadOnly: pulumi.Bool(true)}},
-					}},
-					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
-						Name:                  pulumi.String("checkpoints"),
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pvc.Metadata.Name().Elem()},
-					}},
-				},
-			},
-		},
-	})
 	return err
 }

@@ -109,6 +109,15 @@ type Request struct {
 	// defaults to the action name when all actions share it.
 	Labels  map[string]string
 	Actions []ActionSpec
+	// NewRun marks the first attempt of an Argo node in this run of the
+	// workflow ({{retries}} is 0). `argo retry` re-runs a node under the
+	// same workflow UID and node name, so the ActionSets under Name were
+	// left by an earlier run: they are never adopted (a complete restore of
+	// the first run must not stand in for the second), and the next free
+	// name of the chain is created. Without NewRun (a retryStrategy attempt,
+	// or an unknown attempt) the newest ActionSet of the chain is adopted
+	// unless it failed.
+	NewRun bool
 }
 
 func (c *Client) namespace() string {
@@ -138,7 +147,7 @@ func (c *Client) Run(ctx context.Context, req Request, onProgress func(Progress)
 	if err := c.checkTargets(ctx, req.Actions); err != nil {
 		return nil, err
 	}
-	got, err := c.createOrAdopt(ctx, obj)
+	got, err := c.createOrAdopt(ctx, obj, req.NewRun)
 	if err != nil {
 		return nil, err
 	}
@@ -208,31 +217,71 @@ func (c *Client) buildObject(req Request) (*unstructured.Unstructured, error) {
 const maxAttempts = 9
 
 // createOrAdopt creates obj with strict field validation, so that a field
-// the CRD does not know is refused instead of silently pruned (§7). When the
-// name exists already, the existing ActionSet is adopted if it carries the
-// same labels and spec, and is a Conflict otherwise. Kanister never re-runs
-// a failed ActionSet (§5.2), so when the adopted one has failed (a retried
-// step, or `argo retry` after fixing the cause) the next name of the chain
-// NAME-2, NAME-3, ... is tried, which keeps retries idempotent too.
-func (c *Client) createOrAdopt(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// the CRD does not know is refused instead of silently pruned (§7). A
+// deterministic name is the head of a chain NAME, NAME-2, NAME-3, ...:
+// Kanister never re-runs a failed ActionSet (§5.2), so a retry after a
+// failed one creates the next name. Unless newRun is set, the newest
+// ActionSet of the chain is adopted when it carries the same labels and
+// spec and has not failed; with newRun (the first attempt of a node after
+// `argo retry`) none is adopted. An ActionSet of the chain with other
+// labels or spec is a Conflict.
+func (c *Client) createOrAdopt(ctx context.Context, obj *unstructured.Unstructured, newRun bool) (*unstructured.Unstructured, error) {
 	base := obj.GetName()
-	for attempt := 1; ; attempt++ {
-		try := obj
-		if attempt > 1 {
-			try = obj.DeepCopy()
-			try.SetName(fmt.Sprintf("%s-%d", base, attempt))
-			if l := try.GetLabels(); l[LabelJobID] == base {
-				l[LabelJobID] = try.GetName()
-				try.SetLabels(l)
-			}
-		}
-		got, err := c.createOrAdoptOne(ctx, try)
-		if err != nil || base == "" || stateOf(got) != StateFailed || attempt == maxAttempts {
-			return got, err
-		}
-		c.log().Info("the ActionSet of an earlier attempt failed and Kanister never re-runs one; creating the next",
-			"namespace", got.GetNamespace(), "failed", got.GetName())
+	if base == "" {
+		return c.createOrAdoptOne(ctx, obj)
 	}
+	ns := c.namespace()
+	ri := c.Dynamic.Resource(ActionSetGVR).Namespace(ns)
+	var newest *unstructured.Unstructured
+	n := 0
+	for ; n < maxAttempts; n++ {
+		want := chainLink(obj, base, n+1)
+		got, err := ri.Get(ctx, want.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return nil, classify(err, "get", "actionsets."+Group, ns, want.GetName())
+		}
+		if why := sameOwner(want, got); why != "" {
+			return nil, exitcode.With(exitcode.Conflict, fmt.Errorf(
+				"ActionSet %s/%s exists but was not created by this step (%s); delete it or rerun with another workflow/node", ns, got.GetName(), why))
+		}
+		newest = got
+	}
+	switch {
+	case newest != nil && !newRun && stateOf(newest) != StateFailed:
+		c.log().Info("adopting ActionSet created by an earlier attempt", "namespace", ns, "actionset", newest.GetName(),
+			"state", stateOf(newest))
+		return newest, nil
+	case newest != nil && newRun:
+		c.log().Info("not adopting the ActionSet of an earlier run of this node (argo retry); creating the next",
+			"namespace", ns, "earlier", newest.GetName(), "state", stateOf(newest))
+	case newest != nil:
+		c.log().Info("the ActionSet of an earlier attempt failed and Kanister never re-runs one; creating the next",
+			"namespace", ns, "failed", newest.GetName())
+	}
+	if n == maxAttempts {
+		return nil, exitcode.With(exitcode.Conflict, fmt.Errorf(
+			"ActionSets %s/%s to %s-%d all exist: this node was retried too often; delete them and retry",
+			ns, base, base, maxAttempts))
+	}
+	return c.createOrAdoptOne(ctx, chainLink(obj, base, n+1))
+}
+
+// chainLink returns obj named as link n of the chain (n=1 is the base name),
+// with the JobID label following the name.
+func chainLink(obj *unstructured.Unstructured, base string, n int) *unstructured.Unstructured {
+	if n == 1 {
+		return obj
+	}
+	link := obj.DeepCopy()
+	link.SetName(fmt.Sprintf("%s-%d", base, n))
+	if l := link.GetLabels(); l[LabelJobID] == base {
+		l[LabelJobID] = link.GetName()
+		link.SetLabels(l)
+	}
+	return link
 }
 
 func (c *Client) createOrAdoptOne(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {

@@ -21,11 +21,12 @@ const namePrefix = "mlstate-"
 // also serve as the kanister.io/JobID label value. With no workflow UID or
 // node ID (a step run by hand) it returns "": use GenerateName instead.
 //
-// The node must be identified the same way on every attempt. ARGO_NODE_ID is
-// stable when a workflow is retried with `argo retry`, but each attempt of a
-// retryStrategy is a child node with its own ID and a name ending in "(N)";
-// pass the node name instead to adopt across those attempts: a trailing
-// "(N)" is ignored.
+// The node must be identified the same way on every attempt: each attempt
+// of a retryStrategy is a child node with its own ID and a name ending in
+// "(N)", so pass the node name ({{node.name}}); a trailing "(N)" is ignored.
+// `argo retry` re-runs a node under the same UID and node name, so the name
+// alone cannot tell a second run from a retryStrategy attempt: Request.NewRun
+// ({{retries}} == 0) does.
 func Name(workflowUID, nodeID, action string) string {
 	if workflowUID == "" || nodeID == "" {
 		return ""

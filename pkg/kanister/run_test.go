@@ -173,3 +173,35 @@ func TestRetryAfterFailedActionSetCreatesTheNext(t *testing.T) {
 		t.Fatalf("successor %v, %v: want its own JobID", u, err)
 	}
 }
+
+// `argo retry` re-runs a node under the same workflow UID and node name, so
+// the ActionSet name alone cannot tell a second run from a retryStrategy
+// attempt. The first attempt of each run (NewRun) must start a new
+// ActionSet even though the first run's completed; the retryStrategy
+// attempts of each run must adopt that run's own ActionSet.
+func TestArgoRetryRunsAgainWhileAttemptsAdopt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, false)
+	name := kanister.Name("wf-uid-3", "wf-3.onExit", "restore")
+	req := e.backupRequest(name)
+	run := func(what string, newRun bool, want string) {
+		t.Helper()
+		r := req
+		r.NewRun = newRun
+		res, err := e.client.Run(context.Background(), r, nil)
+		if err != nil || res.Name != want {
+			t.Fatalf("%s: %v, result %v; want ActionSet %s complete", what, err, res, want)
+		}
+	}
+	run("first run, attempt 0", true, name)
+	run("first run, retryStrategy attempt 1", false, name)
+	if n := e.standin.Created(); n != 1 {
+		t.Fatalf("stand-in saw %d ActionSets after the first run, want 1 (attempt 1 adopts)", n)
+	}
+	run("argo retry, attempt 0", true, name+"-2")
+	run("argo retry, retryStrategy attempt 1", false, name+"-2")
+	run("second argo retry, attempt 0", true, name+"-3")
+	if n := e.standin.Created(); n != 3 {
+		t.Fatalf("stand-in saw %d ActionSets, want 3 (one per run of the workflow)", n)
+	}
+}

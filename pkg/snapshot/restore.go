@@ -26,6 +26,9 @@ type RestoreOptions struct {
 	Workflow restorepoint.Workflow
 	// To overrides where a staged path is restored: recorded path → new path.
 	To map[string]string
+	// NewRun: the first attempt of the Argo node in this run (see
+	// Options.NewRun); a restore after `argo retry` must run again.
+	NewRun bool
 	// SkipKanister and SkipStage restore only one side.
 	SkipKanister, SkipStage bool
 	Logger                  *slog.Logger
@@ -67,7 +70,7 @@ func Restore(ctx context.Context, st store.Store, rec *restorepoint.Record, opts
 			actions[i] = kanister.RestoreAction(ra, action)
 		}
 		p.Go(func() error {
-			out, err := opts.Kanister.Run(ctx, kanisterRequest(rec.Pipeline, opts.Workflow, actions), nil)
+			out, err := opts.Kanister.Run(ctx, kanisterRequest(rec.Pipeline, opts.Workflow, opts.NewRun, actions), nil)
 			if err != nil {
 				return fmt.Errorf("kanister %s: %w", action, err)
 			}

@@ -40,6 +40,10 @@ type Options struct {
 	Stage []string
 	// Rehash reads every staged file even when size and mtime match.
 	Rehash bool
+	// NewRun: this is the first attempt of the Argo node in this run of the
+	// workflow, so an ActionSet under its name is an earlier run's and is
+	// not adopted (see kanister.Request.NewRun).
+	NewRun bool
 	// Logger receives progress. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -82,7 +86,7 @@ func Take(ctx context.Context, st store.Store, opts Options) (*restorepoint.Reco
 	var p parallel
 	if len(opts.Actions) > 0 {
 		p.Go(func() error {
-			res, err := opts.Kanister.Run(ctx, kanisterRequest(opts.Pipeline, opts.Workflow, opts.Actions), nil)
+			res, err := opts.Kanister.Run(ctx, kanisterRequest(opts.Pipeline, opts.Workflow, opts.NewRun, opts.Actions), nil)
 			if err != nil {
 				return fmt.Errorf("kanister %s: %w", opts.Actions[0].Name, err)
 			}
@@ -159,7 +163,7 @@ func parentTrees(ctx context.Context, st store.Store, pipeline string) (map[stri
 
 // kanisterRequest builds the one ActionSet of a snapshot or restore. All its
 // actions share one Blueprint action, which names the ActionSet.
-func kanisterRequest(pipeline string, wf restorepoint.Workflow, actions []kanister.ActionSpec) kanister.Request {
+func kanisterRequest(pipeline string, wf restorepoint.Workflow, newRun bool, actions []kanister.ActionSpec) kanister.Request {
 	// Labels must be the same on every attempt of a retried step, so the
 	// retry can adopt the ActionSet: nothing attempt-specific goes here.
 	labels := map[string]string{kanister.LabelPipeline: pipeline}
@@ -167,7 +171,7 @@ func kanisterRequest(pipeline string, wf restorepoint.Workflow, actions []kanist
 		labels[kanister.LabelWorkflowUID] = wf.UID
 	}
 	action := actions[0].Name
-	req := kanister.Request{Labels: labels, Actions: actions}
+	req := kanister.Request{Labels: labels, Actions: actions, NewRun: newRun}
 	if wf.UID != "" && wf.NodeID != "" {
 		req.Name = kanister.Name(wf.UID, wf.NodeID, action)
 	} else {

@@ -42,6 +42,9 @@ func runPush(c *cli.Context) error {
 			return err
 		}
 	}
+	if opts.Name == "" {
+		e.log.Warn("pushing an unnamed tree: catalog prune's sweep deletes trees that are neither the last push under a name nor used by a restore point; pass --name to keep it pullable")
+	}
 	rep := progress.Start(progress.FromEnv("push", e.stderr, e.log))
 	opts.Progress = rep
 	res, err := tree.Push(e.ctx, e.st, dir, opts)

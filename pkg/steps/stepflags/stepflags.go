@@ -48,8 +48,16 @@ func Workflow() []cli.Flag {
 		// templates pass {{node.name}} (the same for every attempt; a
 		// trailing "(N)" is ignored) to let a retry adopt its ActionSet.
 		&cli.StringFlag{Name: "node-id", Usage: "Argo node identity: {{node.name}} in templates (stable across retries), else ARGO_NODE_ID", EnvVars: []string{"MLSTATE_NODE_ID", "ARGO_NODE_ID"}},
+		// `argo retry` re-runs a node under the same workflow UID and node
+		// name, with {{retries}} starting at 0 again; a retryStrategy attempt
+		// has {{retries}} > 0. Only the latter may adopt an earlier ActionSet.
+		&cli.IntFlag{Name: "retry-attempt", Value: -1, Usage: "Argo retryStrategy attempt ({{retries}}): 0 never adopts an ActionSet an earlier run of the node left (argo retry), more adopts the attempt before's; -1: unknown, adopt", EnvVars: env("RETRY_ATTEMPT")},
 	}
 }
+
+// NewRun reports whether this is the node's first attempt in this run of
+// the workflow (--retry-attempt 0).
+func NewRun(c *cli.Context) bool { return c.Int("retry-attempt") == 0 }
 
 // Targets flags: what a snapshot backs up.
 func Targets() []cli.Flag {
@@ -235,6 +243,7 @@ func SnapshotOptions(c *cli.Context, log *slog.Logger) (snapshot.Options, []erro
 		Actions:  actions,
 		Stage:    stage,
 		Rehash:   c.Bool("rehash"),
+		NewRun:   NewRun(c),
 		Logger:   log,
 	}, problems
 }
