@@ -524,3 +524,15 @@ func (c *Cluster) MemoryRSS() map[string]int64 {
 	}
 	return rss
 }
+
+// Run starts another long-running process alongside the cluster (Argo's
+// controller, say): Stop stops it, Err reports its exit, and its output is
+// in Dir/logs/<name>.log.
+func (c *Cluster) Run(name, bin string, env []string, args ...string) error {
+	p, err := startProcEnv(c.Dir, name, bin, env, args...)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, p)
+	return nil
+}
