@@ -304,7 +304,7 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 		"--use-service-account-credentials=true",
 		"--service-cluster-ip-range", c.opts.ServiceCIDR,
 		"--leader-elect=false", "--secure-port=0",
-		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller")
+		"--controllers=*")
 	if err != nil {
 		return err
 	}
@@ -535,4 +535,15 @@ func (c *Cluster) Run(name, bin string, env []string, args ...string) error {
 	}
 	c.procs = append(c.procs, p)
 	return nil
+}
+
+// ServiceIP is the kubernetes Service's address (the Service range's first).
+func (c *Cluster) ServiceIP() string {
+	ip, _, err := net.ParseCIDR(c.opts.ServiceCIDR)
+	if err != nil {
+		return ""
+	}
+	ip = ip.To4()
+	ip[3]++
+	return ip.String()
 }

@@ -61,8 +61,11 @@ func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
 // issue writes name.crt and name.key, signed by the CA. Groups become the
 // organisation (Kubernetes reads them as the user's groups); IPs and DNS
 // names make it a serving certificate too.
+//
+// Keys are RSA, as kubeadm's are by default: small TLS clients (busybox's
+// wget in the e2e pods) do not all speak ECDSA.
 func (p *pki) issue(name, cn string, groups []string, ips []net.IP, dns []string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
 	}
@@ -84,14 +87,10 @@ func (p *pki) issue(name, cn string, groups []string, ips []net.IP, dns []string
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", name, err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
 	if err := writePEM(p.path(name+".crt"), "CERTIFICATE", der); err != nil {
 		return err
 	}
-	return writePEM(p.path(name+".key"), "EC PRIVATE KEY", kder)
+	return writePEM(p.path(name+".key"), "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))
 }
 
 // serviceAccountKey writes the key pair the API server signs and checks

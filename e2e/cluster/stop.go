@@ -25,6 +25,10 @@ const ownerFile = "owner.pid"
 // naming the cluster's directory, the mounts under it, the bridge and the
 // directory itself. It is safe to call on a half-started cluster.
 func (c *Cluster) Stop(ctx context.Context) error {
+	// Helper commands (runc, ip, kube-proxy --cleanup) get a deadline, so a
+	// stuck one cannot hang the teardown.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	var errs []error
 	byName := map[string]*proc{}
 	for _, p := range c.procs {
@@ -41,9 +45,11 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		p.stop(5 * time.Second)
 	}
 	if c.proxyStarted {
-		if err := run(ctx, c.bin(c.opts.KubeBin, "kube-proxy"), "--cleanup", "--proxy-mode", "iptables"); err != nil {
+		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := run(cctx, c.bin(c.opts.KubeBin, "kube-proxy"), "--cleanup", "--proxy-mode", "iptables"); err != nil {
 			errs = append(errs, err)
 		}
+		ccancel()
 	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(10 * time.Second)
