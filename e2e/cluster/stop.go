@@ -50,6 +50,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		ccancel()
+		errs = append(errs, removeKubeletChains(ctx))
 	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(10 * time.Second)
@@ -188,4 +189,37 @@ func SweepStale(ctx context.Context, log io.Writer) {
 			fmt.Fprintf(log, "cluster: %v\n", err)
 		}
 	}
+}
+
+// kubeletChains are the iptables chains the kubelet makes on start and never
+// removes (kube-proxy --cleanup removes kube-proxy's own).
+var kubeletChains = map[string]bool{"KUBE-FIREWALL": true, "KUBE-KUBELET-CANARY": true, "KUBE-IPTABLES-HINT": true}
+
+// removeKubeletChains deletes the kubelet's chains and the rules jumping to
+// them, in IPv4 and IPv6, so the machine's firewall is as it was.
+func removeKubeletChains(ctx context.Context) error {
+	var errs []error
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			rules, err := output(ctx, cmd, "-t", table, "-S")
+			if err != nil {
+				continue // no such table or command
+			}
+			var chains []string
+			for _, line := range strings.Split(rules, "\n") {
+				f := strings.Fields(line)
+				switch {
+				case len(f) == 2 && f[0] == "-N" && kubeletChains[f[1]]:
+					chains = append(chains, f[1])
+				case len(f) > 3 && f[0] == "-A" && !kubeletChains[f[1]] && f[len(f)-2] == "-j" && kubeletChains[f[len(f)-1]]:
+					args := append([]string{"-t", table, "-D"}, f[1:]...)
+					errs = append(errs, run(ctx, cmd, args...))
+				}
+			}
+			for _, ch := range chains {
+				errs = append(errs, run(ctx, cmd, "-t", table, "-F", ch), run(ctx, cmd, "-t", table, "-X", ch))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
