@@ -51,6 +51,15 @@ func needArgo(t *testing.T) (*cluster.Cluster, dynamic.Interface) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range []string{"workflow-controller", "argoexec"} {
+		if _, err := os.Stat(filepath.Join("..", "bin", "cluster", "argo", name)); err != nil {
+			msg := fmt.Sprintf("Argo's %s is not built (%v): run `make cluster-bins`", name, err)
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
 	argoOnce.Do(func() { argoErr = startArgo(context.Background(), c, dyn) })
 	if argoErr != nil {
 		t.Fatalf("start Argo: %v", argoErr)
@@ -237,7 +246,8 @@ func waitWorkflow(t *testing.T, dyn dynamic.Interface, ns, name string, timeout 
 		for i := range pods.Items {
 			b.WriteString("\n" + podReport(t.Context(), clus.Client, &pods.Items[i]))
 		}
-		t.Fatalf("workflow %s/%s did not finish in %s: %s\npods:%s", ns, name, timeout, last, b.String())
+		t.Fatalf("workflow %s/%s did not finish in %s: %s\npods:%s\nworkflow-controller log:\n%s", ns, name, timeout, last, b.String(),
+			readTail(filepath.Join(clus.Dir, "logs", "workflow-controller.log")))
 	}
 	return wf
 }
