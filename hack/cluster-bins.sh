@@ -28,7 +28,11 @@ ln -sfn "$(basename "$dir")" "$root/bin/cluster/kube"
 ARGO_VERSION=$(cd "$root/hack/tools/argo" && go list -m -f '{{.Version}}' github.com/argoproj/argo-workflows/v3)
 argo="$root/bin/cluster/argo-$ARGO_VERSION"
 mkdir -p "$argo"
-for name in workflow-controller argoexec; do
+# argoexec is not built yet: the v3.7.18 module lacks the Linux file of
+# workflow/executor/osspecific (only its darwin and windows twins are there),
+# so `go build ./cmd/argoexec` fails with "undefined: Setpgid". See
+# e2e/README.md.
+for name in workflow-controller; do
 	if [ -x "$argo/$name" ]; then continue; fi
 	echo "cluster: building $name $ARGO_VERSION (first run only; a few minutes)" >&2
 	start=$(date +%s)
