@@ -42,6 +42,20 @@ test: testenv
 stress: testenv
 	@bash hack/stress.sh
 
+## cluster-bins: what the local single-node cluster needs (as root): containerd,
+## runc, CNI plugins, iptables, busybox-static from Debian; kubelet,
+## kube-controller-manager, kube-scheduler, kube-proxy, Argo's
+## workflow-controller and argoexec built once into bin/cluster/
+.PHONY: cluster-bins e2e
+cluster-bins: testenv
+	@bash hack/cluster-deps.sh
+	@bash hack/cluster-bins.sh >/dev/null
+
+## e2e: the end-to-end tests on a real single-node cluster (root; see
+## e2e/README.md). Not part of `make test`: the first run builds for a while.
+e2e: cluster-bins
+	rc=0; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/ || rc=$$?; $(GO) run ./hack/cluster clean; exit $$rc
+
 ## test-examples: the examples that are Go modules of their own (Pulumi), kept
 ## out of the main module so it does not depend on Pulumi
 test-examples:
