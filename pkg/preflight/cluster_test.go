@@ -223,6 +223,7 @@ func TestPermissionsGrantedJustBefore(t *testing.T) {
 	late := *e
 	late.UserName = "late-" + e.Namespace
 	opts.Cluster = e.Kube.UserConfig(t, late.UserName)
+	late.AllowAccessReviews(context.Background(), t) // cluster-wide, for the controller's line; not the grant under test
 	granted := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // after preflight's first round of reviews

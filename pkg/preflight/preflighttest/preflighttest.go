@@ -158,7 +158,7 @@ func (e *Env) GrantControllerSecrets(ctx context.Context, t *testing.T) {
 		_, err := rbac.RoleBindings(e.Namespace).Create(ctx, binding, metav1.CreateOptions{})
 		return err
 	})
-	e.waitAllowed(t, "system:serviceaccount:"+e.Namespace+":"+Controller, authzv1.ResourceAttributes{
+	e.Kube.WaitAllowed(t, testsupport.ServiceAccount(e.Namespace, Controller), authzv1.ResourceAttributes{
 		Namespace: e.Namespace, Verb: "get", Resource: "secrets", Name: KeySecret})
 }
 
@@ -184,22 +184,7 @@ func (e *Env) AllowAccessReviews(ctx context.Context, t *testing.T) {
 	t.Cleanup(func() {
 		_ = rbac.ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
 	})
-	e.waitAllowed(t, e.UserName, authzv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"})
-}
-
-// waitAllowed waits until the authorizer grants user the request: RBAC
-// objects reach it asynchronously.
-func (e *Env) waitAllowed(t *testing.T, user string, attrs authzv1.ResourceAttributes) {
-	t.Helper()
-	testsupport.Eventually(t, 0, user+" allowed to "+attrs.Verb+" "+attrs.Resource, func(ctx context.Context) (bool, string) {
-		a := attrs
-		res, err := e.Kube.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
-			Spec: authzv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &a}}, metav1.CreateOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return res.Status.Allowed, res.Status.Reason
-	})
+	e.Kube.WaitAllowed(t, testsupport.Subject{User: e.UserName}, authzv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"})
 }
 
 // KanisterRules are the rights preflight checks for in the Kanister
