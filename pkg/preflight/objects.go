@@ -12,24 +12,6 @@ import (
 	"github.com/mlstate/mlstate/pkg/kanister"
 )
 
-// resourceOf maps a Kanister object reference to the resource Kanister
-// fetches for it (contract §2.2) and whether it is namespaced.
-func resourceOf(ref kanister.ObjectRef) (schema.GroupVersionResource, bool) {
-	switch ref.Kind {
-	case "pvc":
-		return schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}, true
-	case "deployment":
-		return schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, true
-	case "statefulset":
-		return schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, true
-	case "deploymentconfig":
-		return schema.GroupVersionResource{Group: "apps.openshift.io", Version: "v1", Resource: "deploymentconfigs"}, true
-	case "namespace":
-		return schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, false
-	}
-	return schema.GroupVersionResource{Group: ref.Group, Version: ref.APIVersion, Resource: ref.Resource}, true
-}
-
 // checkObjects yields one line per --object: refused by the parser (a kind
 // Kanister would not recognise, such as PersistentVolumeClaim), missing, or
 // present.
@@ -59,7 +41,7 @@ func checkObjects(ctx context.Context, r *runner) []Check {
 
 func checkObject(ctx context.Context, r *runner, name string, ref kanister.ObjectRef) Check {
 	const id = "object"
-	gvr, namespaced := resourceOf(ref)
+	gvr, namespaced := kanister.ResourceOf(ref)
 	ri := r.kube.dyn.Resource(gvr)
 	var err error
 	if namespaced {

@@ -52,7 +52,7 @@ func needed(o Options) []permission {
 		if obj.Err != nil {
 			continue
 		}
-		gvr, namespaced := resourceOf(obj.Ref)
+		gvr, namespaced := kanister.ResourceOf(obj.Ref)
 		p := permission{Verb: "get", Group: gvr.Group, Resource: gvr.Resource, Namespace: obj.Ref.Namespace, Name: obj.Ref.Name}
 		if !namespaced {
 			p.Namespace = ""
