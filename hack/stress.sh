@@ -37,7 +37,8 @@ stop_burners() {
 trap stop_burners EXIT INT TERM
 
 run_pkg() { # round pkg
-	local log="$logs/round-$1-$(basename "$2").log"
+	local rel=${2#github.com/mlstate/mlstate/}
+	local log="$logs/round-$1-${rel//\//-}.log"
 	if GOMAXPROCS=$((cores * 4)) timeout --kill-after=30s "$limit" \
 		go test -race -count="$count" -timeout "$limit" "$2" >"$log" 2>&1; then
 		echo "ok   $2 ($(tail -n1 "$log" | awk '{print $NF}'))"
