@@ -14,7 +14,7 @@ import (
 
 // ErrControllerRestarted: the Kanister controller restarted while the
 // ActionSet was running (*RestartError).
-var ErrControllerRestarted = errors.New("Kanister controller restarted during the ActionSet")
+var ErrControllerRestarted = errors.New("the Kanister controller restarted during the ActionSet")
 
 // RestartError says that the controller process that was running an
 // ActionSet is gone. Kanister keeps an ActionSet's work in memory and, after

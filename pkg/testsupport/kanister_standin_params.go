@@ -197,9 +197,11 @@ func (r *standInRun) profileParam(ctx context.Context, ref map[string]any) (map[
 	}
 	idField, secretField := str(kp["idField"]), str(kp["secretField"])
 	if _, ok := sec.Data[idField]; !ok {
+		//lint:ignore ST1005 Kanister's own message (pkg/param), which users see
 		return nil, fmt.Errorf("Key '%s' not found in secret '%s:%s'", idField, sec.Namespace, sec.Name)
 	}
 	if _, ok := sec.Data[secretField]; !ok {
+		//lint:ignore ST1005 Kanister's own message (pkg/param), which users see
 		return nil, fmt.Errorf("Value '%s' not found in secret '%s:%s'", secretField, sec.Namespace, sec.Name)
 	}
 	loc := asMap(p.Object["location"])

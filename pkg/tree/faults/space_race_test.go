@@ -95,7 +95,6 @@ func TestPushPruneRace(t *testing.T) {
 			}
 			span := 2 * int64(time.Since(began))
 			var last tree.ID
-			var lastPrint map[string]string
 			refused, won := 0, 0
 			for i := range 8 {
 				writeTree(t, src, map[string][]byte{"gen": []byte(fmt.Sprint(i)), fmt.Sprintf("new/%d", i): []byte(fmt.Sprint("fresh ", i))})
@@ -120,7 +119,7 @@ func TestPushPruneRace(t *testing.T) {
 					t.Fatalf("round %d: push: %v", i, err)
 				}
 				won++
-				last, lastPrint = res.ID, testsupport.Fingerprint(t, src)
+				last = res.ID
 				// After the sweep it raced: a push that succeeded is whole.
 				if rep, err := tree.Verify(ctx, b.st, last); err != nil || !rep.OK() {
 					t.Fatalf("round %d: the push succeeded but its tree is not whole: %+v %v", i, rep, err)
@@ -137,8 +136,8 @@ func TestPushPruneRace(t *testing.T) {
 			if !last.IsZero() && last != res.ID {
 				t.Logf("last raced push %s superseded by %s", last.Short(), res.ID.Short())
 			}
-			last, lastPrint = res.ID, testsupport.Fingerprint(t, src)
-			verified(t, b.st, last, lastPrint)
+			last = res.ID
+			verified(t, b.st, last, testsupport.Fingerprint(t, src))
 			t.Logf("8 push/sweep races: %d pushes went through whole, %d refused as safe to retry", won, refused)
 			c.add(8) // every race is a fault the push had to survive
 		})
