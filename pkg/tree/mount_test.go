@@ -10,20 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
-// mountTmpfs mounts a small tmpfs at dir for the test, or skips: mounting
-// needs root (CAP_SYS_ADMIN), which the test machine has.
+// mountTmpfs mounts a small tmpfs at dir for the test (see
+// testsupport.MountTmpfs).
 func mountTmpfs(t *testing.T, dir string, size string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): this test needs root (CAP_SYS_ADMIN)", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	testsupport.MountTmpfs(t, dir, size)
 }
 
 func TestPushStaysOnOneFileSystem(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -24,13 +23,7 @@ import (
 func TestFullTarget(t *testing.T) {
 	c := newTally(t)
 	vol := filepath.Join(t.TempDir(), "vol")
-	if err := os.MkdirAll(vol, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", vol, "tmpfs", 0, "size=2m"); err != nil {
-		t.Skipf("cannot mount a small tmpfs (%v): this case needs root (CAP_SYS_ADMIN)", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(vol, unix.MNT_DETACH) })
+	testsupport.MountTmpfs(t, vol, "2m")
 	st, _ := fileStore(t)
 	ctx := context.Background()
 	big, small := t.TempDir(), t.TempDir()
