@@ -94,15 +94,21 @@ func backends(t *testing.T) []backendURL {
 	}
 }
 
+// seeded returns a random source for where to kill, logging its seed so a
+// failing run can be replayed.
+func seeded(t *testing.T) *rand.Rand {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewSource(seed))
+}
+
 const kills = 2 // per backend and command: keeps the suite well under 2 minutes
 
 // TestKilledStagePush kills `stage push` at random points; the next push
 // succeeds and its tree is whole.
 func TestKilledStagePush(t *testing.T) {
 	c := newTally(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewSource(seed))
+	r := seeded(t)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			src := t.TempDir()
@@ -129,9 +135,7 @@ func TestKilledStagePush(t *testing.T) {
 // no staging directory behind.
 func TestKilledStagePull(t *testing.T) {
 	c := newTally(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewSource(seed))
+	r := seeded(t)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			src := t.TempDir()
@@ -171,9 +175,7 @@ func TestKilledStagePull(t *testing.T) {
 // point it keeps stays whole, and the next prune succeeds.
 func TestKilledPrune(t *testing.T) {
 	c := newTally(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewSource(seed))
+	r := seeded(t)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
