@@ -53,7 +53,7 @@ func needArgo(t *testing.T) (*cluster.Cluster, dynamic.Interface) {
 	}
 	for _, name := range []string{"workflow-controller", "argoexec"} {
 		if _, err := os.Stat(filepath.Join("..", "bin", "cluster", "argo", name)); err != nil {
-			msg := fmt.Sprintf("Argo's %s is not built (%v): run `make cluster-bins`; argoexec does not build from the v3.7.18 module yet (e2e/README.md)", name, err)
+			msg := fmt.Sprintf("Argo's %s is not built (%v): run `make cluster-bins`", name, err)
 			if os.Getenv("CI") != "" {
 				t.Fatal(msg)
 			}
