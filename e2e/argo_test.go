@@ -88,7 +88,7 @@ func startArgo(ctx context.Context, c *cluster.Cluster, dyn dynamic.Interface) e
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("no Argo CRDs in %s (%v)", crdDir, err)
 	}
-	var names []string
+	var crds []*unstructured.Unstructured
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -98,32 +98,10 @@ func startArgo(ctx context.Context, c *cluster.Cluster, dyn dynamic.Interface) e
 		if err := yaml.Unmarshal(b, &u.Object); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		if _, err := dyn.Resource(crdGVR).Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create CRD %s: %w", u.GetName(), err)
-		}
-		names = append(names, u.GetName())
+		crds = append(crds, u)
 	}
-	if last, ok := testsupport.Poll(ctx, time.Minute, func(ctx context.Context) (bool, string) {
-		for _, n := range names {
-			u, err := dyn.Resource(crdGVR).Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return false, err.Error()
-			}
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			established := false
-			for _, cd := range conds {
-				m, _ := cd.(map[string]any)
-				if m["type"] == "Established" && m["status"] == "True" {
-					established = true
-				}
-			}
-			if !established {
-				return false, n + " not Established"
-			}
-		}
-		return true, ""
-	}); !ok {
-		return fmt.Errorf("Argo CRDs: %s", last)
+	if err := createCRDs(ctx, dyn, crds); err != nil {
+		return fmt.Errorf("Argo's %w", err)
 	}
 	cs := c.Client
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argo"}}, metav1.CreateOptions{}); err != nil {
@@ -133,6 +111,10 @@ func startArgo(ctx context.Context, c *cluster.Cluster, dyn dynamic.Interface) e
 		ObjectMeta: metav1.ObjectMeta{Name: "workflow-controller-configmap"},
 		Data: map[string]string{
 			"executor": "imagePullPolicy: Never\n",
+			// The default of every main container: images come from the
+			// node only (the step images, the examples' busybox), so a
+			// missing one fails at once instead of trying a registry.
+			"mainContainer": "imagePullPolicy: Never\n",
 		},
 	}, metav1.CreateOptions{}); err != nil {
 		return err

@@ -129,7 +129,15 @@ func createNamespace(t *testing.T, cs kubernetes.Interface, prefix string) strin
 // bound to it, as a local-storage cluster provides them.
 func hostPathClaim(t *testing.T, cs kubernetes.Interface, ns, name, dir string) string {
 	t.Helper()
-	ctx := t.Context()
+	if err := createHostPathClaim(t.Context(), cs, ns, name, dir); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// createHostPathClaim creates a PersistentVolume on a node directory and a
+// claim bound to it, and waits until it is bound.
+func createHostPathClaim(ctx context.Context, cs kubernetes.Interface, ns, name, dir string) error {
 	dirType := corev1.HostPathDirectoryOrCreate
 	pvName := ns + "-" + name
 	pv := &corev1.PersistentVolume{
@@ -143,7 +151,7 @@ func hostPathClaim(t *testing.T, cs kubernetes.Interface, ns, name, dir string) 
 		},
 	}
 	if _, err := cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("create PersistentVolume %s: %w", pvName, err)
 	}
 	sc := "e2e-hostpath"
 	pvc := &corev1.PersistentVolumeClaim{
@@ -156,16 +164,18 @@ func hostPathClaim(t *testing.T, cs kubernetes.Interface, ns, name, dir string) 
 		},
 	}
 	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("create PersistentVolumeClaim %s/%s: %w", ns, name, err)
 	}
-	testsupport.Eventually(t, time.Minute, "claim "+name+" bound", func(ctx context.Context) (bool, string) {
+	if last, ok := testsupport.Poll(ctx, time.Minute, func(ctx context.Context) (bool, string) {
 		got, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
 		return got.Status.Phase == corev1.ClaimBound, "phase " + string(got.Status.Phase)
-	})
-	return name
+	}); !ok {
+		return fmt.Errorf("claim %s/%s not bound: %s", ns, name, last)
+	}
+	return nil
 }
 
 // waitPodDone waits for the pod to succeed or fail.

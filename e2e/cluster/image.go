@@ -30,13 +30,51 @@ const (
 // SandboxImage, both one layer with a static busybox (Debian's
 // busybox-static, /bin/busybox) and a link per applet in /bin.
 func WriteBusyboxImages(ctx context.Context, busybox, archive string) error {
+	layer, err := busyboxLayer(ctx, busybox)
+	if err != nil {
+		return err
+	}
+	box, err := layerImage(layer, "/bin/sh")
+	if err != nil {
+		return err
+	}
+	pause, err := layerImage(layer, "/bin/sleep", "2147483647")
+	if err != nil {
+		return err
+	}
+	return writeImages(archive, map[string]v1.Image{BusyboxImage: box, SandboxImage: pause})
+}
+
+// WriteBusyboxImage writes a docker-save archive of the busybox image of
+// WriteBusyboxImages under each of refs: the name a user's manifest gives
+// its shell image (busybox:1.36 in the examples) can then be run from the
+// local image, without a registry.
+func WriteBusyboxImage(ctx context.Context, busybox, archive string, refs ...string) error {
+	layer, err := busyboxLayer(ctx, busybox)
+	if err != nil {
+		return err
+	}
+	box, err := layerImage(layer, "/bin/sh")
+	if err != nil {
+		return err
+	}
+	images := map[string]v1.Image{}
+	for _, r := range refs {
+		images[r] = box
+	}
+	return writeImages(archive, images)
+}
+
+// busyboxLayer is one layer with /bin/busybox, a link per applet in /bin,
+// and /tmp.
+func busyboxLayer(ctx context.Context, busybox string) (v1.Layer, error) {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
-		return fmt.Errorf("read busybox (apt-get install busybox-static): %w", err)
+		return nil, fmt.Errorf("read busybox (apt-get install busybox-static): %w", err)
 	}
 	list, err := output(ctx, busybox, "--list")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -48,56 +86,51 @@ func WriteBusyboxImages(ctx context.Context, busybox, archive string) error {
 		return err
 	}
 	if err := add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil); err != nil {
-		return err
+		return nil, err
 	}
 	if err := add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil); err != nil {
-		return err
+		return nil, err
 	}
 	if err := add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin))}, bin); err != nil {
-		return err
+		return nil, err
 	}
 	for _, applet := range strings.Fields(list) {
 		if applet == "busybox" {
 			continue
 		}
 		if err := add(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	layerBytes := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerBytes)), nil
 	})
+}
+
+// layerImage is an image of this machine's platform with one layer.
+func layerImage(layer v1.Layer, entrypoint ...string) (v1.Image, error) {
+	i, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		OS: "linux", Architecture: runtime.GOARCH,
+		Config: v1.Config{Entrypoint: entrypoint, Env: []string{"PATH=/bin"}},
+		RootFS: v1.RootFS{Type: "layers"},
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	img := func(entrypoint ...string) (v1.Image, error) {
-		i, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
-			OS: "linux", Architecture: runtime.GOARCH,
-			Config: v1.Config{Entrypoint: entrypoint, Env: []string{"PATH=/bin"}},
-			RootFS: v1.RootFS{Type: "layers"},
-		})
-		if err != nil {
-			return nil, err
-		}
-		return mutate.AppendLayers(i, layer)
-	}
-	box, err := img("/bin/sh")
-	if err != nil {
-		return err
-	}
-	pause, err := img("/bin/sleep", "2147483647")
-	if err != nil {
-		return err
-	}
+	return mutate.AppendLayers(i, layer)
+}
+
+// writeImages writes images, by reference, as one docker-save archive.
+func writeImages(archive string, images map[string]v1.Image) error {
 	refs := map[name.Reference]v1.Image{}
-	for ref, i := range map[string]v1.Image{BusyboxImage: box, SandboxImage: pause} {
+	for ref, i := range images {
 		r, err := name.ParseReference(ref)
 		if err != nil {
-			return err
+			return fmt.Errorf("image reference %q: %w", ref, err)
 		}
 		refs[r] = i
 	}

@@ -1,0 +1,111 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mlstate/mlstate/pkg/testsupport"
+)
+
+// workflowTimeout bounds one example's run: a handful of pods, each a few
+// seconds on an idle node, far more on a loaded 2-core one.
+const workflowTimeout = 8 * time.Minute
+
+// submitExample creates the Workflow of examples/argo/<file> as `argo
+// submit -p` would: the file as it is, with only the given parameters set.
+func submitExample(t *testing.T, e *mlEnv, file string, params map[string]string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "argo", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b, &wf.Object); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if wf.GetKind() != "Workflow" {
+		t.Fatalf("%s holds a %s, not a Workflow", file, wf.GetKind())
+	}
+	args, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
+	left := maps.Clone(params)
+	for _, a := range args {
+		m := a.(map[string]any)
+		if v, ok := left[m["name"].(string)]; ok {
+			m["value"] = v
+			delete(left, m["name"].(string))
+		}
+	}
+	if len(left) > 0 {
+		t.Fatalf("%s has no parameters %v (argo submit -p would refuse them)", file, left)
+	}
+	if err := unstructured.SetNestedSlice(wf.Object, args, "spec", "arguments", "parameters"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.dyn.Resource(workflowsGVR).Namespace(wf.GetNamespace()).Create(t.Context(), wf, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("submit %s: %v", file, err)
+	}
+	t.Logf("submitted %s as %s/%s with %v", file, got.GetNamespace(), got.GetName(), params)
+	return got.GetName()
+}
+
+// standIn runs the test-only Kanister controller against the cluster for
+// the test's duration.
+func standIn(t *testing.T, e *mlEnv) *testsupport.KanisterStandIn {
+	t.Helper()
+	return testsupport.StartKanisterStandIn(t, e.kube, kanisterNamespace)
+}
+
+// nodePhase is the phase of the workflow's node with that display name
+// ("" when there is none).
+func nodePhase(wf *unstructured.Unstructured, displayName string) string {
+	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
+	for _, n := range nodes {
+		m := n.(map[string]any)
+		if m["displayName"] == displayName {
+			p, _ := m["phase"].(string)
+			return p
+		}
+	}
+	return ""
+}
+
+// TestGuardedTrainingFailRestores is the examples' promise: submitted with
+// fail=true, guarded-training.yaml snapshots the checkpoints PVC, its
+// training step corrupts the volume and fails, and the exit hook restores
+// the volume to exactly what it held at the snapshot (the corrupted file's
+// content back, the file the failed run added gone).
+func TestGuardedTrainingFailRestores(t *testing.T) {
+	e := needMLState(t)
+	standIn(t, e)
+	before := map[string]string{"progress.txt": "epoch 1\n", "model.bin": "weights after epoch 1\n"}
+	e.seedCheckpoints(t, before)
+
+	start := time.Now()
+	name := submitExample(t, e, "guarded-training.yaml", map[string]string{"fail": "true"})
+	wf := waitWorkflow(t, e.dyn, mlNamespace, name, workflowTimeout)
+	phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
+	t.Logf("workflow %s: %s in %s", name, phase, time.Since(start).Round(time.Millisecond))
+	if phase != "Failed" {
+		t.Fatalf("the training failed, so the workflow should fail; it ended %q: %s", phase, workflowReport(wf))
+	}
+	if p := nodePhase(wf, "snapshot"); p != "Succeeded" {
+		t.Fatalf("snapshot step ended %q: %s", p, workflowReport(wf))
+	}
+	if p := nodePhase(wf, name+".onExit"); p != "Succeeded" {
+		t.Fatalf("the exit hook (restore) ended %q: %s", p, workflowReport(wf))
+	}
+	after := volumeFiles(t, e.checkpoints)
+	if !maps.Equal(after, before) {
+		t.Fatalf("after the restore the checkpoints volume holds:%s\nwant exactly the snapshot's:%s", describeFiles(after), describeFiles(before))
+	}
+}
