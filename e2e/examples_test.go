@@ -3,16 +3,21 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/mlstate/mlstate/e2e/cluster"
 	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
@@ -59,10 +64,14 @@ func submitExample(t *testing.T, e *mlEnv, file string, params map[string]string
 }
 
 // standIn runs the test-only Kanister controller against the cluster for
-// the test's duration.
+// the test's duration. Its controller Deployment's pod runs on the node
+// (a busybox that sleeps), where the steps look for Kanister's controller.
 func standIn(t *testing.T, e *mlEnv) *testsupport.KanisterStandIn {
 	t.Helper()
-	return testsupport.StartKanisterStandIn(t, e.kube, kanisterNamespace)
+	return testsupport.StartKanisterStandInOnNode(t, e.kube, kanisterNamespace, corev1.Container{
+		Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+		Command: []string{"sleep", "2147483647"},
+	})
 }
 
 // nodePhase is the phase of the workflow's node with that display name
@@ -96,16 +105,38 @@ func TestGuardedTrainingFailRestores(t *testing.T) {
 	phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
 	t.Logf("workflow %s: %s in %s", name, phase, time.Since(start).Round(time.Millisecond))
 	if phase != "Failed" {
-		t.Fatalf("the training failed, so the workflow should fail; it ended %q: %s", phase, workflowReport(wf))
+		t.Fatalf("the training failed, so the workflow should fail; it ended %q: %s", phase, workflowLogs(t.Context(), e, wf))
 	}
 	if p := nodePhase(wf, "snapshot"); p != "Succeeded" {
-		t.Fatalf("snapshot step ended %q: %s", p, workflowReport(wf))
+		t.Fatalf("snapshot step ended %q: %s", p, workflowLogs(t.Context(), e, wf))
 	}
 	if p := nodePhase(wf, name+".onExit"); p != "Succeeded" {
-		t.Fatalf("the exit hook (restore) ended %q: %s", p, workflowReport(wf))
+		t.Fatalf("the exit hook (restore) ended %q: %s", p, workflowLogs(t.Context(), e, wf))
 	}
 	after := volumeFiles(t, e.checkpoints)
 	if !maps.Equal(after, before) {
 		t.Fatalf("after the restore the checkpoints volume holds:%s\nwant exactly the snapshot's:%s", describeFiles(after), describeFiles(before))
 	}
+}
+
+// workflowLogs is the report of a workflow with the tail of the main
+// container's log of each of its pods that did not succeed, for failures.
+func workflowLogs(ctx context.Context, e *mlEnv, wf *unstructured.Unstructured) string {
+	var b strings.Builder
+	b.WriteString(workflowReport(wf))
+	pods, err := e.c.Client.CoreV1().Pods(wf.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + wf.GetName()})
+	if err != nil {
+		return b.String() + "\nlist pods: " + err.Error()
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded {
+			continue
+		}
+		raw, err := e.c.Client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "main", TailLines: ptr(int64(30))}).DoRaw(ctx)
+		if err != nil {
+			raw = []byte(err.Error())
+		}
+		fmt.Fprintf(&b, "\npod %s (%s), main container's log:\n%s", p.Name, p.Status.Phase, raw)
+	}
+	return b.String()
 }

@@ -106,8 +106,9 @@ type KanisterStandIn struct {
 	handled map[types.UID]bool   // handled by the current run
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	pod     string // the current process's pod
-	pods    int    // pods created, for their names
+	pod     string            // the current process's pod
+	node    *corev1.Container // on a real node: the controller pod's container (StartKanisterStandInOnNode)
+	pods    int               // pods created, for their names
 }
 
 // StandInBehaviour makes the stand-in misbehave for one ActionSet.

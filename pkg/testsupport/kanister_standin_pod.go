@@ -9,11 +9,15 @@ package testsupport
 import (
 	"context"
 	"fmt"
+	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // StandInController names the stand-in's Deployment and ServiceAccount, as
@@ -33,6 +37,9 @@ func (s *KanisterStandIn) ControllerPod() string {
 // startPod creates the Deployment (once) and a new Running pod for this
 // controller process.
 func (s *KanisterStandIn) startPod(ctx context.Context) error {
+	if s.node != nil {
+		return s.startNodePod(ctx)
+	}
 	cs := s.k.Clientset
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: StandInController, Namespace: s.ns}}
 	if _, err := cs.CoreV1().ServiceAccounts(s.ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -74,6 +81,9 @@ func (s *KanisterStandIn) startPod(ctx context.Context) error {
 
 // stopPod deletes the current process's pod: the process is gone.
 func (s *KanisterStandIn) stopPod(ctx context.Context) {
+	if s.node != nil {
+		return // the Deployment's pod stays, for the next process
+	}
 	s.mu.Lock()
 	name := s.pod
 	s.pod = ""
@@ -91,6 +101,9 @@ func (s *KanisterStandIn) stopPod(ctx context.Context) {
 // restartContainer moves the controller container's start time to now, as
 // the kubelet reports a restarted container.
 func (s *KanisterStandIn) restartContainer(ctx context.Context) error {
+	if s.node != nil {
+		return fmt.Errorf("a stand-in on a real node cannot fake a container restart; restart the Deployment's pod instead")
+	}
 	name := s.ControllerPod()
 	pods := s.k.Clientset.CoreV1().Pods(s.ns)
 	p, err := pods.Get(ctx, name, metav1.GetOptions{})
@@ -106,4 +119,64 @@ func (s *KanisterStandIn) restartContainer(ctx context.Context) error {
 	}
 	_, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	return err
+}
+
+// StartKanisterStandInOnNode starts the stand-in on a cluster with a real
+// node (the e2e tests), where the kubelet, not the stand-in, writes pod
+// status: the controller's Deployment runs controller (an image on the node
+// that only waits) in a real pod, and the stand-in starts once that pod
+// runs, so the steps' restart detection sees a running controller whose
+// process started before any ActionSet, as with Kanister. It stops when the
+// test ends; the Deployment and its pod stay for the next stand-in.
+func StartKanisterStandInOnNode(t testing.TB, k *KubeEnv, namespace string, controller corev1.Container) *KanisterStandIn {
+	t.Helper()
+	controller.Name = StandInController
+	s := &KanisterStandIn{k: k, ns: namespace, t: t, seen: map[types.UID]string{}, node: &controller}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// startNodePod creates the controller's Deployment (once) and waits for a
+// running pod of it.
+func (s *KanisterStandIn) startNodePod(ctx context.Context) error {
+	cs := s.k.Clientset
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: StandInController, Namespace: s.ns}}
+	if _, err := cs.CoreV1().ServiceAccounts(s.ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ServiceAccount: %w", err)
+	}
+	no, one, zero := false, int32(1), int64(0)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: StandInController, Namespace: s.ns, Labels: map[string]string{"app": "kanister-operator"}},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: standInPodLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: standInPodLabels}, Spec: corev1.PodSpec{
+				ServiceAccountName: StandInController, AutomountServiceAccountToken: &no, TerminationGracePeriodSeconds: &zero,
+				Containers: []corev1.Container{*s.node}}}},
+	}
+	if _, err := cs.AppsV1().Deployments(s.ns).Create(ctx, d, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create Deployment: %w", err)
+	}
+	var name string
+	last, ok := Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		list, err := cs.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(standInPodLabels).String()})
+		if err != nil {
+			return false, err.Error()
+		}
+		var states []string
+		for _, p := range list.Items {
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				name = p.Name
+				return true, ""
+			}
+			states = append(states, p.Name+" "+string(p.Status.Phase))
+		}
+		return false, fmt.Sprintf("controller pods: %v", states)
+	})
+	if !ok {
+		return fmt.Errorf("no running controller pod: %s", last)
+	}
+	s.mu.Lock()
+	s.pod = name
+	s.mu.Unlock()
+	return nil
 }
