@@ -29,6 +29,13 @@ const workflowTimeout = 8 * time.Minute
 // submit -p` would: the file as it is, with only the given parameters set.
 func submitExample(t *testing.T, e *mlEnv, file string, params map[string]string) string {
 	t.Helper()
+	return submitExampleEdited(t, e, file, params, nil)
+}
+
+// submitExampleEdited is submitExample with edit applied to the Workflow
+// first (for what a test cannot honour, said where it is called).
+func submitExampleEdited(t *testing.T, e *mlEnv, file string, params map[string]string, edit func(*unstructured.Unstructured)) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "examples", "argo", file))
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +61,9 @@ func submitExample(t *testing.T, e *mlEnv, file string, params map[string]string
 	}
 	if err := unstructured.SetNestedSlice(wf.Object, args, "spec", "arguments", "parameters"); err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(wf)
 	}
 	got, err := e.dyn.Resource(workflowsGVR).Namespace(wf.GetNamespace()).Create(t.Context(), wf, metav1.CreateOptions{})
 	if err != nil {

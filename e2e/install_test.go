@@ -142,7 +142,7 @@ func (e *mlEnv) importImages(ctx context.Context) error {
 		return fmt.Errorf("images/build wrote no image archive into %s (%v)", out, err)
 	}
 	shell := filepath.Join(out, "shell.tar")
-	if err := cluster.WriteBusyboxImage(ctx, "/bin/busybox", shell, ExampleShellImage); err != nil {
+	if err := cluster.WriteBusyboxImage(ctx, "/bin/busybox", shell, nil, ExampleShellImage); err != nil {
 		return err
 	}
 	for _, tar := range append(tars, shell) {
@@ -289,24 +289,59 @@ func (e *mlEnv) checkpointsClaim(ctx context.Context) error {
 // the training user, 65532), the state a snapshot should capture.
 func (e *mlEnv) seedCheckpoints(t *testing.T, files map[string]string) {
 	t.Helper()
-	entries, err := os.ReadDir(e.checkpoints)
+	seedDir(t, e.checkpoints, 65532, files)
+}
+
+// seedDir replaces dir's content with files (by slash-separated relative
+// path), owned by uid.
+func seedDir(t *testing.T, dir string, uid int, files map[string]string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, de := range entries {
-		if err := os.RemoveAll(filepath.Join(e.checkpoints, de.Name())); err != nil {
+		if err := os.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for name, body := range files {
-		p := filepath.Join(e.checkpoints, name)
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		for d := filepath.Dir(p); d != dir; d = filepath.Dir(d) {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(d, uid, uid); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(p, 65532, 65532); err != nil {
+		if err := os.Chown(p, uid, uid); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// nodeClaim returns the node directory of PVC name in ml, owned by uid,
+// creating the claim on first use.
+func (e *mlEnv) nodeClaim(t *testing.T, name string, uid int) string {
+	t.Helper()
+	dir := filepath.Join(e.c.Dir, "volumes", mlNamespace+"-"+name)
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	if err := createHostPathClaim(t.Context(), e.c.Client, mlNamespace, name, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // volumeFiles reads every regular file under dir (the node's side of a
@@ -320,7 +355,7 @@ func volumeFiles(t *testing.T, dir string) map[string]string {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		b, err := os.ReadFile(p)
-		got[rel] = string(b)
+		got[filepath.ToSlash(rel)] = string(b)
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -48,8 +49,9 @@ func WriteBusyboxImages(ctx context.Context, busybox, archive string) error {
 // WriteBusyboxImage writes a docker-save archive of the busybox image of
 // WriteBusyboxImages under each of refs: the name a user's manifest gives
 // its shell image (busybox:1.36 in the examples) can then be run from the
-// local image, without a registry.
-func WriteBusyboxImage(ctx context.Context, busybox, archive string, refs ...string) error {
+// local image, without a registry. scripts, when not empty, are added as
+// executable files in /bin, by name (a user's training program, say).
+func WriteBusyboxImage(ctx context.Context, busybox, archive string, scripts map[string]string, refs ...string) error {
 	layer, err := busyboxLayer(ctx, busybox)
 	if err != nil {
 		return err
@@ -57,6 +59,35 @@ func WriteBusyboxImage(ctx context.Context, busybox, archive string, refs ...str
 	box, err := layerImage(layer, "/bin/sh")
 	if err != nil {
 		return err
+	}
+	if len(scripts) > 0 {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		names := make([]string, 0, len(scripts))
+		for n := range scripts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			body := []byte(scripts[n])
+			if err := tw.WriteHeader(&tar.Header{Name: "bin/" + n, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))}); err != nil {
+				return err
+			}
+			if _, err := tw.Write(body); err != nil {
+				return err
+			}
+		}
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		b := buf.Bytes()
+		extra, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			return err
+		}
+		if box, err = mutate.AppendLayers(box, extra); err != nil {
+			return err
+		}
 	}
 	images := map[string]v1.Image{}
 	for _, r := range refs {
