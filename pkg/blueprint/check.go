@@ -138,6 +138,9 @@ func (c *checker) phase(action string, ph Phase) {
 			c.add(action, ph.Name, "%s needs exactly one of args %s", ph.Func, strings.Join(group, ", "))
 		}
 	}
+	if ph.Func == "PrepareData" && ph.Args["failOnError"] != true {
+		c.add(action, ph.Name, "PrepareData without failOnError: true succeeds when its command fails (Kanister then only parses the log); set failOnError: true")
+	}
 	if fn.restic {
 		if key, _ := ph.Args["encryptionKey"].(string); strings.TrimSpace(key) == "" {
 			c.add(action, ph.Name, "%s has no encryptionKey, so restic would use Kanister's built-in default key; pass one from a Secret, e.g. '{{ index .Secrets.encryptionKey.Data \"key\" | toString }}'", ph.Func)

@@ -102,6 +102,16 @@ func TestCheck(t *testing.T) {
 			want: []string{"exactly one of args backupIdentifier, backupTag", "exactly one of args pod, volumes"},
 		},
 		{
+			name: "PrepareData that ignores its command's failure",
+			mutate: func(bp *Blueprint) {
+				a := bp.Actions["delete"]
+				a.DeferPhase = &Phase{Func: "PrepareData", Name: "prep", Args: map[string]any{
+					"namespace": "ml", "image": "i", "command": []any{"false"}, "failOnError": "true"}}
+				bp.Actions["delete"] = a
+			},
+			want: []string{"action delete, phase prep: PrepareData without failOnError: true succeeds when its command fails"},
+		},
+		{
 			name:   "default encryption key",
 			mutate: func(bp *Blueprint) { delete(bp.Actions["delete"].Phases[0].Args, "encryptionKey") },
 			want:   []string{"action delete, phase deleteData: DeleteData has no encryptionKey"},

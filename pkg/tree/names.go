@@ -97,3 +97,29 @@ func parseNameKey(key string) (NamedTree, bool) {
 	}
 	return NamedTree{ID: id, Time: time.Unix(0, ns)}, true
 }
+
+// Forget deletes the records of tree id pushed under name, so that id is
+// no longer the name's latest push: the next sweep frees it unless a
+// restore point still refers to it, and the next push under name takes
+// the latest remaining record as its parent. The tree itself stays until
+// that sweep (chunks are shared; only a sweep knows what else uses them).
+// It returns how many records were deleted; none is not an error.
+func Forget(ctx context.Context, st store.Store, name string, id ID) (int, error) {
+	if err := CheckName(name); err != nil {
+		return 0, err
+	}
+	var keys []string
+	err := st.List(ctx, "names/"+name+"/", func(info store.Info) error {
+		if nt, ok := parseNameKey(info.Key); ok && nt.ID == id {
+			keys = append(keys, info.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list trees named %s: %w", name, err)
+	}
+	if err := store.DeleteMany(ctx, st, keys); err != nil {
+		return 0, fmt.Errorf("forget tree %s under name %s: %w", id.Short(), name, err)
+	}
+	return len(keys), nil
+}

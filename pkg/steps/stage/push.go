@@ -1,6 +1,8 @@
 package stage
 
 import (
+	"strconv"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/mlstate/mlstate/pkg/outputs"
@@ -22,6 +24,7 @@ files, bytes, bytes-read, bytes-uploaded, chunks-uploaded, files-reused.` + exit
 			&cli.BoolFlag{Name: "rehash", Usage: "read every file even when it matches the parent", EnvVars: []string{"MLSTATE_REHASH"}},
 			&cli.BoolFlag{Name: "cross-mounts", Usage: "include volumes mounted below DIR (by default they are skipped with a warning)", EnvVars: []string{"MLSTATE_CROSS_MOUNTS"}},
 			stepcli.OutputsDirFlag(),
+			phaseOutputFlag(),
 		),
 		Action: runPush,
 	}
@@ -57,6 +60,15 @@ func runPush(c *cli.Context) error {
 	parent := ""
 	if !res.Parent.IsZero() {
 		parent = res.Parent.String()
+	}
+	if c.Bool("phase-output") {
+		err := writePhaseOutputs(c.App.Writer, map[string]string{
+			"tree": res.ID.String(), "files": strconv.FormatInt(res.Files, 10), "bytes": strconv.FormatInt(res.Bytes, 10),
+			"bytes_uploaded": strconv.FormatInt(res.BytesUploaded, 10),
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return e.out.Emit(outputs.Values{
 		"tree": res.ID.String(), "parent": parent, "files": res.Files, "bytes": res.Bytes,

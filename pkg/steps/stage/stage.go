@@ -40,7 +40,7 @@ AWS_SESSION_TOKEN, or the KEY=VALUE file named by MLSTATE_S3_CREDENTIALS_FILE.
 
 TREE is a 64-digit tree ID, or name:NAME for the last tree pushed with --name NAME.
 ` + exitCodes,
-		Commands: []*cli.Command{pushCommand(), pullCommand(), lsCommand(), diffCommand(), verifyCommand()},
+		Commands: []*cli.Command{pushCommand(), pullCommand(), lsCommand(), diffCommand(), verifyCommand(), forgetCommand()},
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = usageError

@@ -67,6 +67,7 @@ func Targets() []cli.Flag {
 		&cli.StringFlag{Name: "action", Value: "backup", Usage: "Blueprint action to run", EnvVars: env("ACTION")},
 		&cli.StringFlag{Name: "profile", Usage: "Kanister Profile NAMESPACE/NAME for data-moving functions", EnvVars: env("PROFILE")},
 		&cli.StringSliceFlag{Name: "option", Usage: "Blueprint option KEY=VALUE (.Options.KEY), repeatable", EnvVars: env("OPTIONS")},
+		&cli.StringFlag{Name: "store-secret", Value: "mlstate-store", Usage: "Secret with the store's credentials in the backed-up object's namespace, for Blueprints that run the stage image (mlstate-stage); passed as option " + OptionStoreSecret, EnvVars: env("STORE_SECRET")},
 		&cli.StringSliceFlag{Name: "secret", Usage: "Secret the Blueprint reads as REF=NAMESPACE/NAME (.Secrets.REF), e.g. the encryption key; repeatable", EnvVars: env("SECRETS")},
 		&cli.StringSliceFlag{Name: "stage", Usage: "directory to stage in the store, repeatable", EnvVars: env("STAGE")},
 		&cli.BoolFlag{Name: "rehash", Usage: "read every staged file even when size and mtime match the last snapshot", EnvVars: env("REHASH")},
@@ -101,6 +102,7 @@ func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	opts = withStoreOptions(opts, c.String("store"), c.String("store-secret"))
 	secrets, err := parseRefs("--secret", List(c, "secret"))
 	if err != nil {
 		problems = append(problems, err.Error())
@@ -129,6 +131,32 @@ func ActionsOf(c *cli.Context) ([]kanister.ActionSpec, error) {
 		return nil, usage("%s", strings.Join(problems, "; "))
 	}
 	return actions, nil
+}
+
+// Options every ActionSet carries, so a Blueprint that runs the stage image
+// (mlstate-stage) pushes into the restore point's own store: the store URL
+// (never credentials: storeurl refuses them in a URL) and the name of the
+// Secret its pod reads them from.
+const (
+	OptionStore       = "mlstateStore"
+	OptionStoreSecret = "mlstateStoreSecret"
+)
+
+// withStoreOptions adds the store options unless the user set them with
+// --option.
+func withStoreOptions(opts map[string]string, storeURL, secret string) map[string]string {
+	if storeURL == "" && secret == "" {
+		return opts
+	}
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	for k, v := range map[string]string{OptionStore: storeURL, OptionStoreSecret: secret} {
+		if _, set := opts[k]; !set && v != "" {
+			opts[k] = v
+		}
+	}
+	return opts
 }
 
 // List returns a repeatable flag's values without empty ones. Argo cannot
