@@ -35,6 +35,10 @@ func run(m *testing.M) int {
 		setupErr = err
 		return m.Run()
 	}
+	if os.Geteuid() != 0 {
+		skipReason = "the local cluster needs root (kubelet, containerd, network devices): run `sudo make test-e2e`"
+		return m.Run()
+	}
 	opts, err := cluster.RepoOptions(ctx, root)
 	var missing *cluster.MissingError
 	switch {
