@@ -207,7 +207,7 @@ func TestDefaultsFollowTheConfig(t *testing.T) {
 		t.Fatal("no WorkflowTemplate team-a/mlstate")
 	}
 	b, _ := json.Marshal(wt.inputs["spec"].Mappable())
-	for _, want := range []string{`"kanister-system/mlstate-minio"`, `"encryptionKey=kanister-system/mlstate-restic-key"`, `"default":"kanister-system"`} {
+	for _, want := range []string{`"default":"kanister-system"`, `"default":"mlstate-stage"`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("WorkflowTemplate defaults lack %s", want)
 		}

@@ -111,6 +111,7 @@ var manifestFiles = []string{
 	"workflowtemplates/config.yaml",
 	"workflowtemplates/blueprints/pvc.yaml",
 	"workflowtemplates/blueprints/csi.yaml",
+	"workflowtemplates/blueprints/stage.yaml",
 }
 
 // mlstateManifests applies the repository's own YAML, moved into the
@@ -131,9 +132,9 @@ func mlstateManifests(ctx *pulumi.Context, cfg Config, kanister *helmv3.Release,
 
 // renamespace moves objects (and the ServiceAccounts RoleBindings name)
 // from the repository's namespaces to the configured ones. The templates'
-// parameter defaults name namespaces too (profile kanister/mlstate-minio,
-// secrets encryptionKey=kanister/mlstate-restic-key, kanister-namespace
-// kanister), and so do RBAC rules that name objects as NAMESPACE/NAME.
+// parameter defaults name namespaces too (kanister-namespace kanister, and
+// any profile or secrets default given as NAMESPACE/NAME), and so do RBAC
+// rules that name objects as NAMESPACE/NAME.
 func renamespace(to map[string]string) yaml.Transformation {
 	move := func(m map[string]any) {
 		if ns, ok := m["namespace"].(string); ok && to[ns] != "" {

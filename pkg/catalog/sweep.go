@@ -13,8 +13,9 @@ import (
 )
 
 // LiveTrees returns the trees that must survive a sweep: those of every
-// restore point of every pipeline in the store, and the last tree pushed
-// under each name. skip names restore points ("pipeline/id") to leave out,
+// restore point of every pipeline in the store (staged trees, and the trees
+// Kanister actions recorded under the artifact key KanisterTreeKey, as the
+// mlstate-stage Blueprint does), and the last tree pushed under each name. skip names restore points ("pipeline/id") to leave out,
 // for a dry run that pretends they are gone. A record that cannot be read
 // is an error: sweeping on an incomplete live set would lose data.
 func LiveTrees(ctx context.Context, st store.Store, skip map[string]bool) ([]tree.ID, error) {
@@ -43,6 +44,13 @@ func LiveTrees(ctx context.Context, st store.Store, skip map[string]bool) ([]tre
 			if err != nil {
 				return nil, fmt.Errorf("find live trees (nothing was swept): %w", err)
 			}
+			kt, err := kanisterTrees(ctx, st, rec)
+			if err != nil {
+				return nil, fmt.Errorf("find live trees (nothing was swept): restore point %s/%s: %w", p, id, err)
+			}
+			for _, t := range kt {
+				add(t)
+			}
 			for _, t := range rec.Trees {
 				tid, err := tree.ParseID(t.Tree)
 				if err != nil {
@@ -60,6 +68,38 @@ func LiveTrees(ctx context.Context, st store.Store, skip map[string]bool) ([]tre
 		add(id)
 	}
 	return live, nil
+}
+
+// KanisterTreeKey is the output-artifact key under which a Blueprint
+// records a tree it pushed into the store (mlstate-stage's backup does).
+const KanisterTreeKey = "mlstateTree"
+
+// kanisterTrees returns the trees rec's Kanister actions pushed into st. A
+// Blueprint may push into another store (its mlstateStore option), so a
+// tree that is not in st is not this sweep's to keep; a recorded value
+// that is not a tree ID is an error, as for staged trees.
+func kanisterTrees(ctx context.Context, st store.Store, rec *restorepoint.Record) ([]tree.ID, error) {
+	var out []tree.ID
+	for _, a := range rec.Kanister {
+		for name, art := range a.Artifacts {
+			v, ok := art.KeyValue[KanisterTreeKey]
+			if !ok {
+				continue
+			}
+			id, err := tree.ParseID(v)
+			if err != nil {
+				return nil, fmt.Errorf("action %s artifact %s: %s: %w", a.ActionSet, name, KanisterTreeKey, err)
+			}
+			found, err := tree.Exists(ctx, st, id)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
 }
 
 func sweep(ctx context.Context, st store.Store, removed []struct{ pipeline, id string }, opts PruneOptions, now func() time.Time, log *slog.Logger) (*tree.SweepResult, error) {

@@ -2,7 +2,11 @@ package testsupport
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -96,4 +100,25 @@ func (f *KanisterFixture) DeleteActionSet(t testing.TB, name string) {
 	if err != nil {
 		t.Fatalf("delete ActionSet %s: %v", name, err)
 	}
+}
+
+// InstallBlueprint creates the Blueprint in the repository file rel (e.g.
+// "workflowtemplates/blueprints/stage.yaml") in the fixture's namespace, as
+// shipped but for the namespace.
+func (f *KanisterFixture) InstallBlueprint(t testing.TB, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(RepoRoot(t), rel))
+	if err != nil {
+		t.Fatalf("read Blueprint: %v", err)
+	}
+	obj := map[string]any{}
+	if err := yaml.Unmarshal(data, &obj); err != nil {
+		t.Fatalf("decode %s: %v", rel, err)
+	}
+	bp := &unstructured.Unstructured{Object: obj}
+	bp.SetNamespace(f.Namespace)
+	if _, err := f.Kube.Dynamic.Resource(standInBlueprints).Namespace(f.Namespace).Create(context.Background(), bp, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create Blueprint %s: %v", bp.GetName(), err)
+	}
+	return bp.GetName()
 }

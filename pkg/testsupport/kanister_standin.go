@@ -81,7 +81,10 @@ import (
 //
 // Phase outputs are fabricated deterministically: every rendered top-level
 // string arg is echoed under its own name, and backupID, backupTag and size
-// are added unless an arg already set them.
+// are added unless an arg already set them. The exception: with a
+// PodRunner set (SetPodRunner), PrepareData and KubeTask really run their
+// pod, and their outputs are the ###Phase-output### lines of its log (see
+// kanister_standin_pods.go).
 //
 // Knobs: Behave sets a function choosing a StandInBehaviour per ActionSet,
 // and the same can be asked per ActionSet through spec.actions[].options
@@ -109,6 +112,7 @@ type KanisterStandIn struct {
 	pod     string            // the current process's pod
 	node    *corev1.Container // on a real node: the controller pod's container (StartKanisterStandInOnNode)
 	pods    int               // pods created, for their names
+	runner  PodRunner
 }
 
 // StandInBehaviour makes the stand-in misbehave for one ActionSet.

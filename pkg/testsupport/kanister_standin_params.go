@@ -5,12 +5,12 @@ package testsupport
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/template"
 	"time"
 
+	"github.com/Masterminds/sprig/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -125,16 +125,8 @@ func (e renderError) Unwrap() error { return e.err }
 func render(v any, params map[string]any) (any, error) {
 	switch t := v.(type) {
 	case string:
-		tpl, err := template.New("arg").Option("missingkey=error").Funcs(template.FuncMap{
-			"toJson": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-			"toString": func(v any) string {
-				if b, ok := v.([]byte); ok {
-					return string(b)
-				}
-				return fmt.Sprint(v)
-			},
-			"quote": func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
-		}).Parse(t)
+		// Kanister's function map is sprig's (pkg/ksprig, FIPS-filtered).
+		tpl, err := template.New("arg").Option("missingkey=error").Funcs(sprig.TxtFuncMap()).Parse(t)
 		if err != nil {
 			return nil, renderError{err}
 		}
@@ -144,13 +136,19 @@ func render(v any, params map[string]any) (any, error) {
 		}
 		return b.String(), nil
 	case map[string]any:
+		// Keys are templates too (render.go render: a volumes map is keyed
+		// by "{{ .PVC.Name }}").
 		out := make(map[string]any, len(t))
 		for k, e := range t {
+			rk, err := render(k, params)
+			if err != nil {
+				return nil, err
+			}
 			r, err := render(e, params)
 			if err != nil {
 				return nil, err
 			}
-			out[k] = r
+			out[rk.(string)] = r
 		}
 		return out, nil
 	case []any:

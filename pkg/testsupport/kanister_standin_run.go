@@ -425,6 +425,9 @@ func (r *standInRun) execPhase(ctx context.Context, i, j int, phase string, p, p
 		}
 		return nil, errors.New(msg)
 	}
+	if runner := r.s.podRunner(); runner != nil && podFunctions[str(p["func"])] {
+		return r.runPodFunction(ctx, runner, str(p["func"]), asMap(args))
+	}
 	return r.outputs(phase, asMap(args)), nil
 }
 

@@ -113,7 +113,9 @@ func switchEntries(stage, target string, j journal, log *slog.Logger) error {
 		return err
 	}
 	for _, e := range entries {
-		if !top[e.Name()] && !strings.HasPrefix(e.Name(), stagePrefix) {
+		// The target is a volume's root here (the switch goes entry by
+		// entry only into a mount point): its lost+found stays.
+		if !top[e.Name()] && !strings.HasPrefix(e.Name(), stagePrefix) && e.Name() != lostFound {
 			if err := removeOldTree(filepath.Join(target, e.Name())); err != nil {
 				log.Warn("the pulled tree is in place, but an entry it does not hold could not be removed", "path", filepath.Join(target, e.Name()), "error", err.Error())
 			}

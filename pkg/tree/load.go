@@ -36,3 +36,15 @@ func Load(ctx context.Context, st store.Store, id ID) (*Manifest, error) {
 	}
 	return m, nil
 }
+
+// Exists reports whether tree id is in the store, without reading it.
+func Exists(ctx context.Context, st store.Store, id ID) (bool, error) {
+	_, err := st.Stat(ctx, treeKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for tree %s: %w", id.Short(), err)
+	}
+	return true, nil
+}

@@ -124,3 +124,48 @@ func TestInterruptedMountSwitchFinished(t *testing.T) {
 		t.Errorf("finishing the switch was not logged:\n%s", logs.String())
 	}
 }
+
+// lost+found at a volume's root (ext4 PVCs have one, root-owned, 0700) is
+// neither pushed nor removed by a pull with Delete; elsewhere it is data.
+func TestLostFoundAtTheVolumeRoot(t *testing.T) {
+	st, _ := newFileStore(t)
+	vol := filepath.Join(t.TempDir(), "vol")
+	mountTmpfs(t, vol, "1m")
+	if err := os.Mkdir(filepath.Join(vol, "lost+found"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, vol, "lost+found/#1234", []byte("an orphaned inode"), 0o600, epoch)
+	writeFile(t, vol, "ckpt", []byte("weights"), 0o644, epoch)
+	writeFile(t, vol, "sub/lost+found/x", []byte("not at the root: data"), 0o644, epoch)
+
+	res := push(t, st, vol, PushOptions{})
+	m, err := Load(context.Background(), st, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range m.Entries {
+		paths = append(paths, e.Path)
+	}
+	if got := strings.Join(paths, ","); got != "ckpt,sub,sub/lost+found,sub/lost+found/x" {
+		t.Errorf("pushed %s; want everything but the root's lost+found", got)
+	}
+
+	writeFile(t, vol, "added-by-training", []byte("x"), 0o644, epoch)
+	if _, err := Pull(context.Background(), st, res.ID, vol, PullOptions{Delete: true}); err != nil {
+		t.Fatalf("Pull --delete into the volume root: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(vol, "added-by-training")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the extra file survived a pull with Delete: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(vol, "lost+found/#1234")); err != nil || string(b) != "an orphaned inode" {
+		t.Errorf("the volume's lost+found was touched by the pull: %q, %v", b, err)
+	}
+
+	// In a plain directory, lost+found is an ordinary name.
+	plain := t.TempDir()
+	writeFile(t, plain, "lost+found/f", []byte("data"), 0o644, epoch)
+	if res := push(t, st, plain, PushOptions{}); res.Files != 1 {
+		t.Errorf("a lost+found outside a volume root was skipped: %d files pushed, want 1", res.Files)
+	}
+}

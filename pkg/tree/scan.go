@@ -49,6 +49,7 @@ func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) 
 		return nil, 0, fmt.Errorf("%w: %s is not a directory", ErrBadSource, root)
 	}
 	rootDev := dev(fi)
+	volumeRoot := isVolumeRoot(root, fi)
 	var entries []Entry
 	skipped := 0
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -74,6 +75,10 @@ func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) 
 				return filepath.SkipDir
 			}
 			return nil
+		}
+		if volumeRoot && rel == lostFound && d.IsDir() {
+			log.Info("skipping lost+found at the volume's root: file-system metadata, not data", "path", p)
+			return filepath.SkipDir
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -114,4 +119,20 @@ func scan(ctx context.Context, root string, log *slog.Logger, crossMounts bool) 
 	// WalkDir visits "a/b" before "a-b"; manifests sort by the path string.
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	return entries, skipped, nil
+}
+
+// lostFound is the directory mkfs.ext4 creates at the root of a file
+// system, owned by root with mode 0700. On a PVC it is metadata, not data:
+// a push run as a non-root user cannot read it, and a pull must not remove
+// it. Only the one at a volume's root is treated so.
+const lostFound = "lost+found"
+
+// isVolumeRoot reports whether dir is the root of a mounted file system
+// (its parent is on another device).
+func isVolumeRoot(dir string, fi fs.FileInfo) bool {
+	parent, err := os.Stat(filepath.Dir(dir))
+	if err != nil {
+		return false
+	}
+	return dev(parent) != dev(fi) || filepath.Dir(dir) == dir
 }
