@@ -75,13 +75,18 @@ func submitExampleEdited(t *testing.T, e *mlEnv, file string, params map[string]
 
 // standIn runs the test-only Kanister controller against the cluster for
 // the test's duration. Its controller Deployment's pod runs on the node
-// (a busybox that sleeps), where the steps look for Kanister's controller.
+// (a busybox that sleeps), where the steps look for Kanister's controller,
+// and the pods of its Kanister functions run there too (nodePods).
 func standIn(t *testing.T, e *mlEnv) *testsupport.KanisterStandIn {
 	t.Helper()
-	return testsupport.StartKanisterStandInOnNode(t, e.kube, kanisterNamespace, corev1.Container{
+	s := testsupport.StartKanisterStandInOnNode(t, e.kube, kanisterNamespace, corev1.Container{
 		Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
 		Command: []string{"sleep", "2147483647"},
 	})
+	// PrepareData and KubeTask (the mlstate-stage Blueprint) run real pods
+	// of the stage image on the node, with the PVC mounted.
+	s.SetPodRunner(nodePods{cs: e.c.Client, timeout: 5 * time.Minute})
+	return s
 }
 
 // nodePhase is the phase of the workflow's node with that display name
