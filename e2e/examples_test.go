@@ -103,34 +103,58 @@ func nodePhase(wf *unstructured.Unstructured, displayName string) string {
 	return ""
 }
 
-// TestGuardedTrainingFailRestores is the examples' promise: submitted with
-// fail=true, guarded-training.yaml snapshots the checkpoints PVC, its
-// training step corrupts the volume and fails, and the exit hook restores
-// the volume to exactly what it held at the snapshot (the corrupted file's
-// content back, the file the failed run added gone).
-func TestGuardedTrainingFailRestores(t *testing.T) {
-	e := needMLState(t)
-	standIn(t, e)
-	before := map[string]string{"progress.txt": "epoch 1\n", "model.bin": "weights after epoch 1\n"}
-	e.seedCheckpoints(t, before)
+// TestGuardedTraining is the examples' promise, for guarded-training.yaml
+// and its DAG variant: submitted with fail=true, the workflow snapshots the
+// checkpoints PVC (mlstate-stage: a real pod of the stage image pushes the
+// volume to the store), its training step corrupts the volume and fails,
+// and the exit hook restores the volume to exactly what it held at the
+// snapshot: the corrupted file's content back, the file the failed run
+// added gone. With fail=false the run succeeds and the hook leaves the
+// trained volume alone.
+func TestGuardedTraining(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		fail  bool
+		steps []string // that must succeed
+	}{
+		{"guarded-training.yaml", true, []string{"snapshot"}},
+		{"guarded-training-dag.yaml", true, []string{"preflight", "snapshot"}},
+		{"guarded-training.yaml", false, []string{"snapshot", "train"}},
+	} {
+		t.Run(fmt.Sprintf("%s/fail=%v", tc.file, tc.fail), func(t *testing.T) {
+			e := needMLState(t)
+			standIn(t, e)
+			before := map[string]string{"progress.txt": "epoch 1\n", "model.bin": "weights after epoch 1\n"}
+			e.seedCheckpoints(t, before)
 
-	start := time.Now()
-	name := submitExample(t, e, "guarded-training.yaml", map[string]string{"fail": "true"})
-	wf := waitWorkflow(t, e.dyn, mlNamespace, name, workflowTimeout)
-	phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
-	t.Logf("workflow %s: %s in %s", name, phase, time.Since(start).Round(time.Millisecond))
-	if phase != "Failed" {
-		t.Fatalf("the training failed, so the workflow should fail; it ended %q: %s", phase, workflowLogs(t.Context(), e, wf))
-	}
-	if p := nodePhase(wf, "snapshot"); p != "Succeeded" {
-		t.Fatalf("snapshot step ended %q: %s", p, workflowLogs(t.Context(), e, wf))
-	}
-	if p := nodePhase(wf, name+".onExit"); p != "Succeeded" {
-		t.Fatalf("the exit hook (restore) ended %q: %s", p, workflowLogs(t.Context(), e, wf))
-	}
-	after := volumeFiles(t, e.checkpoints)
-	if !maps.Equal(after, before) {
-		t.Fatalf("after the restore the checkpoints volume holds:%s\nwant exactly the snapshot's:%s", describeFiles(after), describeFiles(before))
+			start := time.Now()
+			name := submitExample(t, e, tc.file, map[string]string{"fail": fmt.Sprint(tc.fail)})
+			wf := waitWorkflow(t, e.dyn, mlNamespace, name, workflowTimeout)
+			phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
+			t.Logf("workflow %s: %s in %s", name, phase, time.Since(start).Round(time.Millisecond))
+			want := map[bool]string{true: "Failed", false: "Succeeded"}[tc.fail]
+			if phase != want {
+				t.Fatalf("workflow ended %q, want %s: %s", phase, want, workflowLogs(t.Context(), e, wf))
+			}
+			for _, step := range append(tc.steps, name+".onExit") {
+				if p := nodePhase(wf, step); p != "Succeeded" {
+					t.Fatalf("step %s ended %q: %s", step, p, workflowLogs(t.Context(), e, wf))
+				}
+			}
+			after := volumeFiles(t, e.checkpoints)
+			if tc.fail {
+				if !maps.Equal(after, before) {
+					t.Fatalf("after the restore the checkpoints volume holds:%s\nwant exactly the snapshot's:%s", describeFiles(after), describeFiles(before))
+				}
+				return
+			}
+			if restored := nodeOutput(wf, name+".onExit", "restored"); restored == "true" {
+				t.Errorf("the exit hook of a successful run restored the volume")
+			}
+			if !strings.HasPrefix(after["progress.txt"], "epoch 1\nepoch ") || after["model.bin"] != before["model.bin"] {
+				t.Errorf("after a successful run the volume should hold the training's progress:%s", describeFiles(after))
+			}
+		})
 	}
 }
 
