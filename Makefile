@@ -45,7 +45,7 @@ stress: testenv
 ## cluster-bins: what the local single-node cluster needs (as root): containerd,
 ## runc, CNI plugins, iptables, busybox-static from Debian; kubelet,
 ## kube-controller-manager, kube-scheduler, kube-proxy, Argo's
-## workflow-controller and argoexec built once into bin/cluster/
+## workflow-controller, argoexec and argo-retry built once into bin/cluster/
 .PHONY: cluster-bins e2e
 cluster-bins: testenv
 	@bash hack/cluster-deps.sh
