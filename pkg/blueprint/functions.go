@@ -1,5 +1,7 @@
 package blueprint
 
+import "fmt"
+
 // function is what the checks know about one registered Kanister function.
 type function struct {
 	// required args, all of which must be present (Kanister's
@@ -98,4 +100,26 @@ func (f function) supports(arg string) bool {
 		}
 	}
 	return false
+}
+
+// CheckArgs checks a phase's rendered args the way Kanister does when the
+// phase runs (pkg/phase.go setPhaseArgs): every required arg present, then
+// no arg the function does not take, with Kanister's messages. An unknown
+// function is an error too. The test-only Kanister stand-in runs it.
+func CheckArgs(fn string, args map[string]any) error {
+	f, ok := functions[fn]
+	if !ok {
+		return fmt.Errorf("Requested function {%s} not found", fn)
+	}
+	for _, a := range f.required {
+		if _, ok := args[a]; !ok {
+			return fmt.Errorf("Required args missing for function %s: Required arg missing: %s", fn, a)
+		}
+	}
+	for _, a := range sortedKeys(args) {
+		if !f.supports(a) {
+			return fmt.Errorf("Checking supported args for function %s.: argument %s is not supported", fn, a)
+		}
+	}
+	return nil
 }
