@@ -1,6 +1,9 @@
 package blueprint
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // function is what the checks know about one registered Kanister function.
 type function struct {
@@ -122,4 +125,23 @@ func CheckArgs(fn string, args map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// NeedsProfile reports whether any phase of bp needs a Kanister Profile:
+// a function that moves data through the Profile's location (the restic
+// ones), or args that read .Profile.
+func NeedsProfile(bp *Blueprint) bool {
+	for _, a := range bp.Actions {
+		for _, ph := range phasesOf(a) {
+			if functions[ph.Func].restic {
+				return true
+			}
+			for _, s := range templateStrings(ph.Args) {
+				if strings.Contains(s, ".Profile") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
