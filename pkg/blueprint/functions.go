@@ -112,15 +112,18 @@ func (f function) supports(arg string) bool {
 func CheckArgs(fn string, args map[string]any) error {
 	f, ok := functions[fn]
 	if !ok {
+		//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
 		return fmt.Errorf("Requested function {%s} not found", fn)
 	}
 	for _, a := range f.required {
 		if _, ok := args[a]; !ok {
+			//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
 			return fmt.Errorf("Required args missing for function %s: Required arg missing: %s", fn, a)
 		}
 	}
 	for _, a := range sortedKeys(args) {
 		if !f.supports(a) {
+			//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
 			return fmt.Errorf("Checking supported args for function %s.: argument %s is not supported", fn, a)
 		}
 	}
