@@ -224,3 +224,23 @@ func TestDecode(t *testing.T) {
 		t.Error("Known disagrees with the function table")
 	}
 }
+
+func TestNeedsProfile(t *testing.T) {
+	kubeTask := func(cmd string) *Blueprint {
+		return &Blueprint{Actions: map[string]Action{"backup": {Phases: []Phase{{Func: "KubeTask", Name: "k",
+			Args: map[string]any{"image": "i", "command": []any{"sh", "-c", cmd}}}}}}}
+	}
+	for name, c := range map[string]struct {
+		bp   *Blueprint
+		want bool
+	}{
+		"restic functions":           {good(t), true},
+		"a pod of its own":           {kubeTask("true"), false},
+		"a pod that reads .Profile":  {kubeTask("echo {{ .Profile.Location.Bucket }}"), true},
+		"a restic function in defer": {&Blueprint{Actions: map[string]Action{"delete": {DeferPhase: &Phase{Func: "DeleteData", Name: "d"}}}}, true},
+	} {
+		if got := NeedsProfile(c.bp); got != c.want {
+			t.Errorf("%s: NeedsProfile = %v, want %v", name, got, c.want)
+		}
+	}
+}

@@ -1,5 +1,10 @@
 package blueprint
 
+import (
+	"fmt"
+	"strings"
+)
+
 // function is what the checks know about one registered Kanister function.
 type function struct {
 	// required args, all of which must be present (Kanister's
@@ -94,6 +99,50 @@ func (f function) supports(arg string) bool {
 		for _, a := range list {
 			if a == arg {
 				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckArgs checks a phase's rendered args the way Kanister does when the
+// phase runs (pkg/phase.go setPhaseArgs): every required arg present, then
+// no arg the function does not take, with Kanister's messages. An unknown
+// function is an error too. The test-only Kanister stand-in runs it.
+func CheckArgs(fn string, args map[string]any) error {
+	f, ok := functions[fn]
+	if !ok {
+		//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
+		return fmt.Errorf("Requested function {%s} not found", fn)
+	}
+	for _, a := range f.required {
+		if _, ok := args[a]; !ok {
+			//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
+			return fmt.Errorf("Required args missing for function %s: Required arg missing: %s", fn, a)
+		}
+	}
+	for _, a := range sortedKeys(args) {
+		if !f.supports(a) {
+			//lint:ignore ST1005 Kanister's own message (pkg/phase.go), which users see
+			return fmt.Errorf("Checking supported args for function %s.: argument %s is not supported", fn, a)
+		}
+	}
+	return nil
+}
+
+// NeedsProfile reports whether any phase of bp needs a Kanister Profile:
+// a function that moves data through the Profile's location (the restic
+// ones), or args that read .Profile.
+func NeedsProfile(bp *Blueprint) bool {
+	for _, a := range bp.Actions {
+		for _, ph := range phasesOf(a) {
+			if functions[ph.Func].restic {
+				return true
+			}
+			for _, s := range templateStrings(ph.Args) {
+				if strings.Contains(s, ".Profile") {
+					return true
+				}
 			}
 		}
 	}

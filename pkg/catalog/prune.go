@@ -19,6 +19,11 @@ type kanisterRunner interface {
 	Run(ctx context.Context, req kanister.Request, onProgress func(kanister.Progress)) (*kanister.Result, error)
 }
 
+// namespaceMover is a kanisterRunner that can work in another namespace.
+type namespaceMover interface {
+	InNamespace(ns string) *kanister.Client
+}
+
 // PruneOptions describe one prune.
 type PruneOptions struct {
 	// Pipelines to apply the retention to, each on its own.
@@ -31,6 +36,10 @@ type PruneOptions struct {
 	// Kanister runs the Blueprint's delete action for restore points with
 	// Kanister actions; nil when none has any.
 	Kanister kanisterRunner
+	// KanisterNamespace, when set, picks the Kanister namespace for a
+	// restore point from the one its record holds (which is where its
+	// Blueprint was), for a Kanister runner that can change namespace.
+	KanisterNamespace func(recorded string) string
 	// DeleteAction is the Blueprint action that deletes a backup's data.
 	// Default "delete".
 	DeleteAction string
@@ -150,8 +159,12 @@ func removeOne(ctx context.Context, st store.Store, pipeline, id string, opts Pr
 		for _, ra := range rec.Kanister {
 			req.Actions = append(req.Actions, kanister.RestoreAction(ra, action))
 		}
+		runner := opts.Kanister
+		if mover, ok := runner.(namespaceMover); ok && opts.KanisterNamespace != nil {
+			runner = mover.InNamespace(opts.KanisterNamespace(rec.KanisterNamespace))
+		}
 		log.Info("running the Blueprint's delete action", "restorePoint", id, "action", action)
-		if _, err := opts.Kanister.Run(ctx, req, nil); err != nil {
+		if _, err := runner.Run(ctx, req, nil); err != nil {
 			return fmt.Errorf("kanister %s for %s: %w", action, id, err)
 		}
 	}

@@ -47,6 +47,14 @@ type Client struct {
 	ProgressFile string
 }
 
+// InNamespace returns a copy of c that works in the Kanister namespace ns
+// (a restore point's recorded one, say).
+func (c *Client) InNamespace(ns string) *Client {
+	cp := *c
+	cp.Namespace = ns
+	return &cp
+}
+
 // Timeouts are Run's own deadlines; Kanister has none (contract §5.2).
 //
 // A running ActionSet gets no deadline of its own: Kanister writes phase

@@ -30,7 +30,7 @@ actions:
     phases:
     - func: KubeTask
       name: quiesce
-      args: {namespace: "{{ .PVC.Namespace }}"}
+      args: {namespace: "{{ .PVC.Namespace }}", image: busybox, command: ["true"]}
     - func: CopyVolumeData
       name: copy
       args:
@@ -43,6 +43,9 @@ actions:
       name: restoreData
       args:
         namespace: "{{ .PVC.Namespace }}"
+        image: ghcr.io/kanisterio/kanister-tools:0.119.0
+        backupArtifactPrefix: "ml-state/x"
+        volumes: {"{{ .PVC.Name }}": /mnt/data}
         backupTag: "{{ .ArtifactsIn.volBackup.KeyValue.backupTag }}"
 `
 

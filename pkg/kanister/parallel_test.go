@@ -32,16 +32,16 @@ actions:
     phases:
     - func: CopyVolumeData
       name: copy
-      args: {namespace: "{{ .PVC.Namespace }}", volume: "{{ .PVC.Name }}"}
+      args: {namespace: "{{ .PVC.Namespace }}", volume: "{{ .PVC.Name }}", dataArtifactPrefix: ml}
     deferPhase:
       func: KubeTask
       name: cleanup
-      args: {namespace: "{{ .PVC.Namespace }}"}
+      args: {namespace: "{{ .PVC.Namespace }}", image: busybox, command: ["true"]}
   restore:
     phases:
     - func: RestoreData
       name: restoreData
-      args: {namespace: "{{ .PVC.Namespace }}", backupTag: "{{ .ArtifactsIn.snap.KeyValue.backupTag }}"}
+      args: {namespace: "{{ .PVC.Namespace }}", image: img, backupArtifactPrefix: ml, pod: p, backupTag: "{{ .ArtifactsIn.snap.KeyValue.backupTag }}"}
 `
 
 // setupMulti adds Blueprint "multi" and a second PVC "data2" to setup's.

@@ -43,6 +43,10 @@ type Options struct {
 	Objects []Object
 	// Secrets are the Secrets the Blueprint reads (.Secrets.REF), by REF.
 	Secrets map[string]kanister.ObjectRef
+	// StoreSecret is the Secret, in each object's namespace, from which a
+	// Blueprint that runs the stage image reads the store credentials
+	// (empty: mlstate-store).
+	StoreSecret string
 	// StoreURL is the mlstate store; StoreOptions are passed to
 	// storeurl.Open (zero: the process environment).
 	StoreURL     string
@@ -128,7 +132,7 @@ func Run(ctx context.Context, opts Options) Checklist {
 		// grant made just before preflight ran, and the checks that read
 		// as this identity then see the same grant instead of racing it.
 		perms := r.bounded(ctx, checkPermissions)
-		checks = append(checks, checkCRDs, checkController, checkBlueprint, checkSecrets,
+		checks = append(checks, checkCRDs, checkController, checkBlueprint, checkSecrets, checkStagePods,
 			checkProfile, checkObjects, func(context.Context, *runner) []Check { return perms }, checkControllerSecrets)
 	} else if opts.usesKanister() {
 		list = append(list, warn("kanister", "Kanister checks", "fix the API server line first",

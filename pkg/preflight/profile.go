@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mlstate/mlstate/pkg/blueprint"
 	"github.com/mlstate/mlstate/pkg/kanister"
 )
 
@@ -47,6 +48,12 @@ const (
 func checkProfile(ctx context.Context, r *runner) []Check {
 	const id, name = "profile", "Profile"
 	p := r.opts.Profile
+	if p == nil && !r.blueprintNeedsProfile(ctx) {
+		return []Check{
+			ok(id, name, "not used: blueprint %s needs no Profile", r.opts.Blueprint),
+			ok("bucket", "Profile bucket", "not used: no --profile"),
+		}
+	}
 	if p == nil {
 		return []Check{
 			warn(id, name, "pass --profile NAMESPACE/NAME unless the Blueprint moves no data (CopyVolumeData, BackupData, RestoreData and DeleteData fail with \"Profile must be non-nil\")",
@@ -159,4 +166,21 @@ func roundTrip(in, out any) error {
 		return err
 	}
 	return json.Unmarshal(b, out)
+}
+
+// blueprintNeedsProfile reports whether the Blueprint may need a Profile;
+// when it cannot be read (the Blueprint line says why), it may.
+func (r *runner) blueprintNeedsProfile(ctx context.Context) bool {
+	if r.opts.Blueprint == "" {
+		return true
+	}
+	u, err := r.kube.dyn.Resource(kanister.BlueprintGVR).Namespace(r.opts.Namespace).Get(ctx, r.opts.Blueprint, metav1.GetOptions{})
+	if err != nil {
+		return true
+	}
+	bp, err := blueprint.FromUnstructured(u.Object)
+	if err != nil {
+		return true
+	}
+	return blueprint.NeedsProfile(bp)
 }

@@ -59,8 +59,11 @@ import (
 //     and missingkey=error against .Object, .ArtifactsIn, .Options,
 //     .Phases, .Secrets, .ConfigMaps, .Profile, .PVC/.StatefulSet/
 //     .Deployment/.Namespace and .Time, so a restore without input
-//     artifacts fails with "Failed to render template: ...". Every write is
-//     a get-change-update retried on conflict (pkg/reconcile ActionSet).
+//     artifacts fails with "Failed to render template: ...". The rendered
+//     args are then checked as pkg/phase.go setPhaseArgs checks them
+//     (blueprint.CheckArgs): a missing required or an unsupported arg fails
+//     the phase. Every write is a get-change-update retried on conflict
+//     (pkg/reconcile ActionSet).
 //   - Failure: a failing phase writes state failed, error.message and the
 //     phase failed at once, with Warning "ActionSetFailed Action: NAME";
 //     the deferPhase runs only after that (executeDeferPhase: runningPhase

@@ -200,8 +200,8 @@ func TestStandInFailedBeforeDeferPhase(t *testing.T) {
 	t.Parallel()
 	k, ns := standInNamespace(t)
 	createBlueprint(t, k, ns, "bp-defer", map[string]any{"backup": map[string]any{
-		"phases":     []any{map[string]any{"func": "CopyVolumeData", "name": "copy", "args": map[string]any{"volume": "{{ .PVC.Name }}"}}},
-		"deferPhase": map[string]any{"func": "KubeTask", "name": "cleanup", "args": map[string]any{"namespace": "{{ .PVC.Namespace }}"}},
+		"phases":     []any{map[string]any{"func": "CopyVolumeData", "name": "copy", "args": map[string]any{"namespace": "{{ .PVC.Namespace }}", "volume": "{{ .PVC.Name }}", "dataArtifactPrefix": "p"}}},
+		"deferPhase": map[string]any{"func": "KubeTask", "name": "cleanup", "args": map[string]any{"namespace": "{{ .PVC.Namespace }}", "image": "busybox", "command": []any{"true"}}},
 	}})
 	StartKanisterStandIn(t, k, ns)
 	a := backupOf(ns, "data", map[string]any{"options": map[string]any{
@@ -245,4 +245,39 @@ func deferState(u *unstructured.Unstructured) string {
 	}
 	d, _, _ := unstructured.NestedString(actions[0].(map[string]any), "deferPhase", "state")
 	return d
+}
+
+// TestStandInChecksPhaseArgs: pkg/phase.go setPhaseArgs fails a phase whose
+// rendered args lack a required one or carry one its function does not
+// take, before the function runs.
+func TestStandInChecksPhaseArgs(t *testing.T) {
+	t.Parallel()
+	k, ns := standInNamespace(t)
+	StartKanisterStandIn(t, k, ns)
+	for name, args := range map[string]map[string]any{
+		"missing":     {"namespace": "{{ .PVC.Namespace }}", "volume": "{{ .PVC.Name }}"},
+		"unsupported": {"namespace": "{{ .PVC.Namespace }}", "volume": "{{ .PVC.Name }}", "dataArtifactPrefix": "p", "volumes": "x"},
+	} {
+		bp := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"actions": map[string]any{"backup": map[string]any{"phases": []any{
+				map[string]any{"func": "CopyVolumeData", "name": "copy", "args": args}}}},
+		}}
+		if _, err := k.Dynamic.Resource(standInBlueprints).Namespace(ns).Create(context.Background(), bp, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		a := backupOf(ns, "data", nil)
+		a["blueprint"] = name
+		createWith(t, k, ns, name, nil, a)
+	}
+	for name, want := range map[string]string{
+		"missing":     "Required args missing for function CopyVolumeData: Required arg missing: dataArtifactPrefix",
+		"unsupported": "Checking supported args for function CopyVolumeData.: argument volumes is not supported",
+	} {
+		u := eventually(t, k, ns, name, "failed", func(u *unstructured.Unstructured) bool { return state(u) == "failed" })
+		if msg, _, _ := unstructured.NestedString(u.Object, "status", "error", "message"); !strings.HasSuffix(msg, want) {
+			t.Errorf("%s: error.message %q, want it to end with %q", name, msg, want)
+		}
+	}
 }

@@ -58,6 +58,7 @@ func (r *standInRun) runPodFunction(ctx context.Context, runner PodRunner, fn st
 	log, runErr := runner.RunPod(ctx, pod)
 	out, err := parsePhaseOutputs(log)
 	if err != nil {
+		//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 		return nil, fmt.Errorf("Failed to parse phase output: %w", err)
 	}
 	failOnError := fn == "KubeTask"
@@ -65,6 +66,7 @@ func (r *standInRun) runPodFunction(ctx context.Context, runner PodRunner, fn st
 		failOnError, _ = args["failOnError"].(bool)
 	}
 	if runErr != nil && failOnError {
+		//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 		return nil, fmt.Errorf("Failed while waiting for Pod to complete: Pod failed or did not transition into complete state: %s: %w", logTail(log, 10), runErr)
 	}
 	return out, nil
@@ -99,6 +101,7 @@ func (r *standInRun) functionPod(ctx context.Context, fn string, args map[string
 		for claim, mount := range asMap(args["volumes"]) {
 			pvc, err := r.s.k.Clientset.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
 			if err != nil {
+				//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 				return nil, fmt.Errorf("Failed to retrieve PVC. namespace=%s name=%s: %w", ns, claim, err)
 			}
 			ro := len(pvc.Spec.AccessModes) > 0
@@ -112,6 +115,7 @@ func (r *standInRun) functionPod(ctx context.Context, fn string, args map[string
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: ro}}})
 		}
 		if len(spec.Volumes) == 0 {
+			//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 			return nil, errors.New("No volumes found") // a PVC object has no pods to take them from
 		}
 	}
@@ -127,10 +131,12 @@ func (r *standInRun) functionPod(ctx context.Context, fn string, args map[string
 		}
 		merged, err := strategicpatch.StrategicMergePatch(base, patch, corev1.PodSpec{})
 		if err != nil {
+			//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 			return nil, fmt.Errorf("Failed to create pod. Failed to override pod specs.: %w", err)
 		}
 		spec = corev1.PodSpec{}
 		if err := json.Unmarshal(merged, &spec); err != nil {
+			//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 			return nil, fmt.Errorf("Failed to create pod. Failed to override pod specs.: %w", err)
 		}
 	}
@@ -168,6 +174,7 @@ func parsePhaseOutputs(log string) (map[string]any, error) {
 			Value string `json:"value"`
 		}
 		if err := json.Unmarshal([]byte(rest), &kv); err != nil {
+			//lint:ignore ST1005 Kanister's own message (pkg/function, pkg/kube), which users see
 			return nil, fmt.Errorf("Failed to unmarshal key-value pair: %w", err)
 		}
 		out[kv.Key] = kv.Value

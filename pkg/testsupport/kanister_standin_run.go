@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/mlstate/mlstate/pkg/blueprint"
 )
 
 // Status shapes as the controller writes them (pkg/apis/cr/v1alpha1
@@ -424,6 +426,9 @@ func (r *standInRun) execPhase(ctx context.Context, i, j int, phase string, p, p
 			msg = "stand-in: phase " + phase + " failed as the test asked"
 		}
 		return nil, errors.New(msg)
+	}
+	if err := blueprint.CheckArgs(str(p["func"]), asMap(args)); err != nil {
+		return nil, err
 	}
 	if runner := r.s.podRunner(); runner != nil && podFunctions[str(p["func"])] {
 		return r.runPodFunction(ctx, runner, str(p["func"]), asMap(args))

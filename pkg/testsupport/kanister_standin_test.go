@@ -25,7 +25,7 @@ func standInNamespace(t *testing.T) (*KubeEnv, string) {
 		"actions": map[string]any{"backup": map[string]any{
 			"outputArtifacts": map[string]any{"snap": map[string]any{"keyValue": map[string]any{"id": "{{ .Phases.copy.Output.backupID }}"}}},
 			"phases": []any{map[string]any{"func": "CopyVolumeData", "name": "copy",
-				"args": map[string]any{"volume": "{{ .PVC.Name }}"}}},
+				"args": map[string]any{"namespace": "{{ .PVC.Namespace }}", "volume": "{{ .PVC.Name }}", "dataArtifactPrefix": "test/{{ .PVC.Name }}"}}},
 		}},
 	}}
 	if _, err := k.Dynamic.Resource(standInBlueprints).Namespace(ns).Create(ctx, bp, metav1.CreateOptions{}); err != nil {

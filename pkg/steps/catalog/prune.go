@@ -76,6 +76,9 @@ func prune(c *cli.Context) error {
 			}
 			kc.Logger = e.log
 			opts.Kanister = kc
+			// Each restore point's delete runs where its backup ran, unless
+			// --kanister-namespace says otherwise (as for restore).
+			opts.KanisterNamespace = func(recorded string) string { return stepflags.KanisterNamespaceFor(c, recorded) }
 		}
 	}
 	res, perr := catalog.Prune(c.Context, e.st, opts)

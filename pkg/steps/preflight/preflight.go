@@ -113,6 +113,7 @@ func options(c *cli.Context) (preflight.Options, error) {
 		RestoreAction:      c.String("restore-action"),
 		DeleteAction:       c.String("delete-action"),
 		StoreURL:           c.String("store"),
+		StoreSecret:        c.String("store-secret"),
 		Pipeline:           c.String("pipeline"),
 		Timeout:            c.Duration("check-timeout"),
 	}

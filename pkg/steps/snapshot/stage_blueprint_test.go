@@ -152,7 +152,9 @@ func containsTree(ids []tree.ID, id tree.ID) bool {
 
 // TestStageBlueprintDeleteFreesTheTree: catalog prune runs the Blueprint's
 // delete action (a KubeTask running `stage forget`) for the restore point it
-// removes, and its sweep then frees that tree while the kept restore
+// removes, in the Kanister namespace the restore point recorded (no
+// --kanister-namespace is given; the default "kanister" has no
+// controller), and its sweep then frees that tree while the kept restore
 // point's tree stays whole.
 func TestStageBlueprintDeleteFreesTheTree(t *testing.T) {
 	s := testsupport.MinIO(t)
@@ -191,7 +193,7 @@ func TestStageBlueprintDeleteFreesTheTree(t *testing.T) {
 	}
 
 	prune := testsupport.RunStep(ctx, t, catalogcmd.App(), "prune", "--store", st, "--pipeline", "stage-prune",
-		"--keep-last", "1", "--grace", "0s", "--kubeconfig", testsupport.Kubeconfig(t, c.f.Kube.Config), "--kanister-namespace", c.f.Namespace)
+		"--keep-last", "1", "--grace", "0s", "--kubeconfig", testsupport.Kubeconfig(t, c.f.Kube.Config))
 	if prune.Code != 0 {
 		t.Fatalf("prune: exit %d: %s", prune.Code, prune.Stderr)
 	}
