@@ -105,7 +105,7 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 	}()
 	rc, err := store.GetRange(gctx, w.st, pack.Key(j.rng.Pack), j.rng.Off+first.Off, j.rng.Len-first.Off)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("pull %s: %w: %s (pack %s is missing)", name(first.Digest), ErrChunkMissing, first.Digest, packID.Short())
+		return fmt.Errorf("pull %s: %w: %s (pack %s is missing)", name(first.Digest), ErrChunkMissing, ID(first.Digest), packID.Short())
 	}
 	if err != nil {
 		return fmt.Errorf("pull %s: pack %s: %w", name(first.Digest), packID.Short(), err)
@@ -126,7 +126,7 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 		}
 		watchdog.Reset(w.stall)
 		if Sum(buf) != pt.Digest {
-			return fmt.Errorf("pull %s: %w: chunk %s", name(pt.Digest), ErrDigestMismatch, pt.Digest)
+			return fmt.Errorf("pull %s: %w: chunk %s", name(pt.Digest), ErrDigestMismatch, ID(pt.Digest))
 		}
 		for _, t := range j.targets[pt.Digest] {
 			f, err := t.file.open()

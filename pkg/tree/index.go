@@ -61,3 +61,34 @@ func treeIndex(m *Manifest, fresh, parent pack.Index) pack.Index {
 	}
 	return ix
 }
+
+// Location is where a chunk of a tree is stored: Len bytes at Off in the
+// object Key (a pack, or the chunk's own object with Off 0).
+type Location struct {
+	Key      string `json:"key"`
+	Off, Len int64
+}
+
+// Locate says where chunk d of tree id is stored, for inspection (and for
+// tests that damage a store on purpose).
+func Locate(ctx context.Context, st store.Store, id, d ID) (Location, error) {
+	m, err := Load(ctx, st, id)
+	if err != nil {
+		return Location{}, err
+	}
+	ix, _, err := loadIndex(ctx, st, id)
+	if err != nil {
+		return Location{}, err
+	}
+	if l, ok := ix[d]; ok {
+		return Location{Key: pack.Key(l.Pack), Off: l.Off, Len: l.Len}, nil
+	}
+	for _, e := range m.Entries {
+		for _, c := range e.Chunks {
+			if c.Digest == d {
+				return Location{Key: chunkKey(d), Len: c.Size}, nil
+			}
+		}
+	}
+	return Location{}, fmt.Errorf("tree %s has no chunk %s", id.Short(), d.Short())
+}
