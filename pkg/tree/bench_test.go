@@ -114,3 +114,26 @@ func BenchmarkPullSmallFiles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPushIntoFullStore pushes 2,000 × 4 KiB files into an empty
+// bucket and into one already holding thousands of chunks (packed and
+// single): the two must cost the same, since a push never lists chunks.
+func BenchmarkPushIntoFullStore(b *testing.B) {
+	benchMemoryLimit(b)
+	dir, n := smallFilesTree(b, 2000, 4<<10)
+	for _, full := range []bool{false, true} {
+		b.Run(map[bool]string{false: "empty", true: "full"}[full], func(b *testing.B) {
+			st := minioStore(b)
+			if full {
+				fillStore(b, st, 10, 1000, 5000)
+			}
+			b.SetBytes(n)
+			b.ResetTimer()
+			for range b.N {
+				if _, err := Push(context.Background(), st, dir, PushOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
