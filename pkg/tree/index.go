@@ -29,7 +29,8 @@ func loadIndex(ctx context.Context, st store.Store, id ID) (ix pack.Index, found
 	}
 	ix, err = pack.Decode(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
+		// An integrity failure, like a damaged manifest.
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w (%w)", id.Short(), ErrDigestMismatch, err)
 	}
 	return ix, true, nil
 }
