@@ -69,17 +69,19 @@ func closeAll(files []*dlFile) {
 // download fetches every chunk of m's files into the files created under
 // root, with Concurrency workers, each holding one piece of a chunk in memory.
 // Every chunk is hashed as it is written; the first failure stops all.
-func download(ctx context.Context, st store.Store, m *Manifest, ix pack.Index, root string, opts PullOptions) (int64, error) {
+func download(ctx context.Context, st store.Store, id ID, m *Manifest, ix pack.Index, root string, opts PullOptions) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan dlJob)
 	var got atomic.Int64
+	reindex := &relocator{st: st, id: id}
 	var wg sync.WaitGroup
 	for range opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newFetcher(st, opts.StallTimeout)
+			w.moved = reindex
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
@@ -183,6 +185,7 @@ type fetcher struct {
 	buf   []byte
 	h     hash.Hash
 	stall time.Duration
+	moved *relocator
 }
 
 func newFetcher(st store.Store, stall time.Duration) *fetcher {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
@@ -31,7 +32,11 @@ type target struct {
 type rangeJob struct {
 	rng     pack.Range
 	targets map[ID][]target
-	done    int // parts already written, kept across retries
+	done    int // parts already read, kept across retries
+	// written holds the chunks already written to their targets, shared
+	// with the jobs that get them from elsewhere (see refetch): no file
+	// is written or counted twice.
+	written map[ID]bool
 }
 
 // packedJobs plans the ranged GETs for the packed chunks of files, with
@@ -61,7 +66,7 @@ func packedJobs(files []*dlQueue, ix pack.Index) ([]*rangeJob, []*dlQueue) {
 	}
 	var jobs []*rangeJob
 	for _, r := range pack.Plan(need, rangeGap, rangeMax) {
-		jobs = append(jobs, &rangeJob{rng: r, targets: targets})
+		jobs = append(jobs, &rangeJob{rng: r, targets: targets, written: map[ID]bool{}})
 	}
 	return jobs, loose
 }
@@ -105,6 +110,9 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 	}()
 	rc, err := store.GetRange(gctx, w.st, pack.Key(j.rng.Pack), j.rng.Off+first.Off, j.rng.Len-first.Off)
 	if errors.Is(err, store.ErrNotFound) {
+		if moved, merr := w.refetch(ctx, j, got); moved || merr != nil {
+			return merr
+		}
 		return fmt.Errorf("pull %s: %w: %s (pack %s is missing)", name(first.Digest), ErrChunkMissing, ID(first.Digest), packID.Short())
 	}
 	if err != nil {
@@ -129,6 +137,9 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 			return fmt.Errorf("pull %s: %w: chunk %s", name(pt.Digest), ErrDigestMismatch, ID(pt.Digest))
 		}
 		for _, t := range j.targets[pt.Digest] {
+			if j.written[pt.Digest] {
+				break
+			}
 			f, err := t.file.open()
 			if err == nil {
 				_, err = f.WriteAt(buf, t.offset)
@@ -141,6 +152,7 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 			}
 			got(pt.Len)
 		}
+		j.written[pt.Digest] = true
 		pos = pt.Off + pt.Len
 		j.done++
 	}
@@ -158,4 +170,49 @@ func (w *fetcher) cut(path string, d ID, err error) error {
 		err = fmt.Errorf("%w: %w", store.ErrTransient, err)
 	}
 	return fmt.Errorf("pull %s: chunk %s: %w", path, d.Short(), err)
+}
+
+// relocator reads a tree's index again, once per pull, for the workers
+// that found a pack gone: a prune that repacked it moved its chunks and
+// rewrote the index after this pull read it.
+type relocator struct {
+	st   store.Store
+	id   ID
+	once sync.Once
+	ix   pack.Index
+	err  error
+}
+
+func (r *relocator) index(ctx context.Context) (pack.Index, error) {
+	r.once.Do(func() { r.ix, _, r.err = loadIndex(ctx, r.st, r.id) })
+	return r.ix, r.err
+}
+
+// refetch gets the rest of j from where the tree's current index places
+// its chunks. It reports false when they have not moved: the pack is
+// simply missing.
+func (w *fetcher) refetch(ctx context.Context, j *rangeJob, got func(int64)) (bool, error) {
+	if w.moved == nil {
+		return false, nil
+	}
+	ix, err := w.moved.index(ctx)
+	if err != nil {
+		return false, err
+	}
+	need := pack.Index{}
+	for _, pt := range j.rng.Parts[j.done:] {
+		l, ok := ix[pt.Digest]
+		if !ok || l.Pack == j.rng.Pack || l.Len != pt.Len {
+			return false, nil
+		}
+		need[pt.Digest] = l
+	}
+	for _, r := range pack.Plan(need, rangeGap, rangeMax) {
+		sub := &rangeJob{rng: r, targets: j.targets, written: j.written}
+		if err := w.fetchRangeOnce(ctx, sub, got); err != nil {
+			return true, err
+		}
+	}
+	j.done = len(j.rng.Parts)
+	return true, nil
 }

@@ -3,7 +3,9 @@ package tree
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +156,45 @@ func TestVerifierReadsEachPackOnce(t *testing.T) {
 			t.Errorf("%s: %d times, want once", k, n)
 		}
 	}
+}
+
+// sweepOnFirstPack runs a sweep just before the first pack is read: the
+// pull has read the tree's index, and the sweep then repacks.
+type sweepOnFirstPack struct {
+	store.Store
+	once  sync.Once
+	sweep func()
+}
+
+func (s *sweepOnFirstPack) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, "packs/") {
+		s.once.Do(s.sweep)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// A pull that read a tree's index before a sweep repacked its chunks
+// finds them where the index says now.
+func TestPullFollowsRepack(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		src := t.TempDir()
+		manyFiles(t, src, 100, 10, 1)
+		push(t, st, src, PushOptions{Name: "ds"})
+		manyFiles(t, src, 100, 10, 2)
+		second := push(t, st, src, PushOptions{Name: "ds"})
+		var swept SweepResult
+		var sweepErr error
+		h := &sweepOnFirstPack{Store: st, sweep: func() {
+			swept, sweepErr = Sweep(ctx, st, []ID{second.ID}, SweepOptions{Now: func() time.Time { return time.Now().Add(time.Hour) }})
+		}}
+		dst := t.TempDir() + "/out"
+		if _, err := Pull(ctx, h, second.ID, dst, PullOptions{}); err != nil {
+			t.Fatalf("pull across a repack: %v", err)
+		}
+		if sweepErr != nil || swept.PacksRepacked != 1 {
+			t.Fatalf("the sweep did not repack (so this test proves nothing): %+v %v", swept, sweepErr)
+		}
+		assertSameDir(t, snapshotDir(t, src), snapshotDir(t, dst))
+	})
 }

@@ -156,7 +156,7 @@ func materialize(ctx context.Context, st store.Store, m *Manifest, root string, 
 	if err != nil {
 		return err
 	}
-	n, err := download(ctx, st, m, ix, root, opts)
+	n, err := download(ctx, st, res.ID, m, ix, root, opts)
 	res.BytesDownloaded = n
 	if err != nil {
 		return err
