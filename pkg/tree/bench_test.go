@@ -137,3 +137,39 @@ func BenchmarkPushIntoFullStore(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackSize pushes and pulls the 20,000 × 4 KiB shape with packs
+// of several sizes, to choose packSize.
+func BenchmarkPackSize(b *testing.B) {
+	benchMemoryLimit(b)
+	dir, n := smallFilesTree(b, 20000, 4<<10)
+	old := packSize
+	b.Cleanup(func() { packSize = old })
+	for _, size := range []int{1 << 20, 4 << 20, 16 << 20} {
+		packSize = size
+		var id ID
+		st := minioStore(b)
+		b.Run(fmt.Sprintf("push-%dMiB", size>>20), func(b *testing.B) {
+			b.SetBytes(n)
+			for range b.N {
+				b.StopTimer()
+				st = minioStore(b)
+				b.StartTimer()
+				res, err := Push(context.Background(), st, dir, PushOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				id = res.ID
+			}
+		})
+		b.Run(fmt.Sprintf("pull-%dMiB", size>>20), func(b *testing.B) {
+			out := b.TempDir()
+			b.SetBytes(n)
+			for i := range b.N {
+				if _, err := Pull(context.Background(), st, id, filepath.Join(out, fmt.Sprint(i)), PullOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

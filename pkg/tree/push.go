@@ -148,9 +148,12 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	}
 	res.ID = Sum(data)
 	// The index goes after every pack it names (run waited for them) and
-	// before the tree: a stored tree's chunks can always be found.
-	if err := storeIndex(ctx, st, res.ID, treeIndex(m, p.fresh, parentIdx)); err != nil {
-		return res, err
+	// before the tree: a stored tree's chunks can always be found. A tree
+	// identical to its parent (a no-op push) has its index already.
+	if res.ID != res.Parent {
+		if err := storeIndex(ctx, st, res.ID, treeIndex(m, p.fresh, parentIdx)); err != nil {
+			return res, err
+		}
 	}
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)

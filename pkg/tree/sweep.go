@@ -129,6 +129,7 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 	}
 	res.TreesDeleted = len(doomedTrees)
 	res.PacksKept, res.PacksDeleted, res.PacksRepacked = ps.kept, len(ps.doomedPacks), len(ps.repack)
+	res.BytesDeleted += ps.doomedBytes
 	if opts.DryRun {
 		return res, nil
 	}

@@ -32,6 +32,7 @@ type packSweep struct {
 	doomedIndexes, doomedPacks []string
 	repack                     map[pack.ID]int64 // pack -> its size
 	kept                       int
+	doomedBytes                int64 // of the dead packs
 }
 
 // planPacks loads the roots' indexes and decides, from one listing of
@@ -80,6 +81,7 @@ func planPacks(ctx context.Context, st store.Store, roots []ID, cutoff time.Time
 		switch {
 		case used == 0:
 			ps.doomedPacks = append(ps.doomedPacks, info.Key)
+			ps.doomedBytes += info.Size
 		case float64(used) < repackBelow*float64(info.Size):
 			ps.repack[id] = info.Size
 		default:
