@@ -115,13 +115,13 @@ func TestKilledStagePush(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			src := t.TempDir()
 			writeTree(t, src, sampleFiles(3, 8<<20))
-			writeTree(t, src, smallFiles(r, 1500, 8<<10))
+			writeTree(t, src, smallFiles(r, 600, 8<<10))
 			full, _ := runChild(t, "stage", "push", "--store", b.url, "--name", "p", src)
 			for i := range kills {
 				// Change the tree so each push has new chunks to upload:
-				// a large file and 12 MiB of small ones (three packs).
+				// a large file and 4.8 MiB of small ones (two packs).
 				writeTree(t, src, map[string][]byte{"ckpt/model.bin": randomBytes(r, 8<<20)})
-				writeTree(t, src, smallFiles(r, 1500, 8<<10))
+				writeTree(t, src, smallFiles(r, 600, 8<<10))
 				if killAt(t, time.Duration(r.Int63n(int64(full))), "stage", "push", "--store", b.url, "--name", "p", src) {
 					c.add(1)
 				}
