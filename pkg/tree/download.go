@@ -35,7 +35,7 @@ type dlJob struct {
 // last chunk.
 type dlFile struct {
 	path string // relative, for messages
-	abs  string
+	root string // the staging directory; the file's path is joined at open, so a million files hold no million joined paths
 	once sync.Once
 	f    *os.File
 	err  error
@@ -44,7 +44,7 @@ type dlFile struct {
 
 func (d *dlFile) open() (*os.File, error) {
 	d.once.Do(func() {
-		d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		d.f, d.err = os.OpenFile(filepath.Join(d.root, filepath.FromSlash(d.path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	})
 	return d.f, d.err
 }
@@ -106,7 +106,7 @@ func download(ctx context.Context, st store.Store, id ID, m *Manifest, ix pack.I
 	var queues []*dlQueue
 	for i := range m.Entries {
 		if e := &m.Entries[i]; len(e.Chunks) > 0 {
-			f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
+			f := &dlFile{path: e.Path, root: root}
 			f.left.Store(int64(len(e.Chunks)))
 			files = append(files, f)
 			queues = append(queues, &dlQueue{file: f, chunks: e.Chunks})
