@@ -120,7 +120,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	res.Skipped = int64(skipped)
-	// The lease comes before the parent is read or chunks are listed: a
+	// The lease comes before the parent is read or chunks are looked up: a
 	// sweep that starts later keeps what they name, and one that was
 	// already running is caught by checkNoSweep.
 	lease, err := takeLease(ctx, st, opts.Now(), opts.Name)
