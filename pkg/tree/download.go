@@ -17,12 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
 )
 
+// dlJob is one chunk stored as a single object, or (rng set) one ranged
+// read of a pack.
 type dlJob struct {
 	file   *dlFile
 	offset int64
 	chunk  Chunk
+	rng    *rangeJob
 }
 
 // dlFile is a file being downloaded: created by whichever worker writes its
@@ -31,7 +35,7 @@ type dlJob struct {
 // last chunk.
 type dlFile struct {
 	path string // relative, for messages
-	abs  string
+	root string // the staging directory; the file's path is joined at open, so a million files hold no million joined paths
 	once sync.Once
 	f    *os.File
 	err  error
@@ -40,7 +44,7 @@ type dlFile struct {
 
 func (d *dlFile) open() (*os.File, error) {
 	d.once.Do(func() {
-		d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		d.f, d.err = os.OpenFile(filepath.Join(d.root, filepath.FromSlash(d.path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	})
 	return d.f, d.err
 }
@@ -65,19 +69,27 @@ func closeAll(files []*dlFile) {
 // download fetches every chunk of m's files into the files created under
 // root, with Concurrency workers, each holding one piece of a chunk in memory.
 // Every chunk is hashed as it is written; the first failure stops all.
-func download(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions) (int64, error) {
+func download(ctx context.Context, st store.Store, id ID, m *Manifest, ix pack.Index, root string, opts PullOptions) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan dlJob)
 	var got atomic.Int64
+	reindex := &relocator{st: st, id: id}
 	var wg sync.WaitGroup
 	for range opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newFetcher(st, opts.StallTimeout)
+			w.moved = reindex
 			for j := range jobs {
 				if ctx.Err() != nil {
+					continue
+				}
+				if j.rng != nil {
+					if err := w.fetchRange(ctx, j.rng, opts.Logger, func(n int64) { got.Add(n); opts.Progress.Add(n) }); err != nil {
+						cancel(err)
+					}
 					continue
 				}
 				if err := w.fetch(ctx, j, opts.Logger); err != nil {
@@ -91,32 +103,53 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 	}
 	var files []*dlFile
 	defer func() { closeAll(files) }()
-	var window []*dlQueue
-	next := 0 // next entry of m to enter the window
-	for {
-		for len(window) < opts.Concurrency && next < len(m.Entries) {
-			if e := &m.Entries[next]; len(e.Chunks) > 0 {
-				f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
-				f.left.Store(int64(len(e.Chunks)))
-				files = append(files, f)
-				window = append(window, &dlQueue{file: f, chunks: e.Chunks})
+	var queues []*dlQueue
+	for i := range m.Entries {
+		if e := &m.Entries[i]; len(e.Chunks) > 0 {
+			f := &dlFile{path: e.Path, root: root}
+			f.left.Store(int64(len(e.Chunks)))
+			files = append(files, f)
+			queues = append(queues, &dlQueue{file: f, chunks: e.Chunks})
+		}
+	}
+	ranges, loose := packedJobs(queues, ix)
+	// Packs and single objects are fetched at the same time: a tree of
+	// small files and large checkpoints keeps both kinds of request going.
+	var feeders sync.WaitGroup
+	feeders.Add(1)
+	go func() {
+		defer feeders.Done()
+		for _, r := range ranges {
+			select {
+			case jobs <- dlJob{rng: r}:
+			case <-ctx.Done():
+				return
 			}
+		}
+	}()
+	var window []*dlQueue
+	next := 0 // next queue to enter the window
+	for {
+		for len(window) < opts.Concurrency && next < len(loose) {
+			window = append(window, loose[next])
 			next++
 		}
 		if len(window) == 0 || !feedRound(ctx, jobs, &window) {
 			break
 		}
 	}
+	feeders.Wait()
 	close(jobs)
 	wg.Wait()
 	return got.Load(), context.Cause(ctx)
 }
 
-// dlQueue is the rest of one file's chunks.
+// dlQueue is the rest of one file's chunks that are single objects, with
+// their offsets in the file.
 type dlQueue struct {
-	file   *dlFile
-	chunks []Chunk
-	offset int64
+	file    *dlFile
+	chunks  []Chunk
+	offsets []int64
 }
 
 // feedRound sends one chunk of each file in the window, dropping files with
@@ -129,11 +162,11 @@ func feedRound(ctx context.Context, jobs chan<- dlJob, window *[]*dlQueue) bool 
 	for _, q := range *window {
 		c := q.chunks[0]
 		select {
-		case jobs <- dlJob{file: q.file, offset: q.offset, chunk: c}:
+		case jobs <- dlJob{file: q.file, offset: q.offsets[0], chunk: c}:
 		case <-ctx.Done():
 			return false
 		}
-		q.chunks, q.offset = q.chunks[1:], q.offset+c.Size
+		q.chunks, q.offsets = q.chunks[1:], q.offsets[1:]
 		if len(q.chunks) > 0 {
 			kept = append(kept, q)
 		}
@@ -152,6 +185,7 @@ type fetcher struct {
 	buf   []byte
 	h     hash.Hash
 	stall time.Duration
+	moved *relocator
 }
 
 func newFetcher(st store.Store, stall time.Duration) *fetcher {

@@ -97,7 +97,7 @@ func TestInterruptedMountSwitchFinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := materialize(context.Background(), st, m, stage, PullOptions{Concurrency: 2, Logger: slog.New(slog.DiscardHandler), Progress: nopCounter{}}, &PullResult{}); err != nil {
+	if err := materialize(context.Background(), st, m, stage, PullOptions{Concurrency: 2, Logger: slog.New(slog.DiscardHandler), Progress: nopCounter{}}, &PullResult{ID: res.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if err := finishDirs(m, stage); err != nil {

@@ -152,7 +152,11 @@ func materialize(ctx context.Context, st store.Store, m *Manifest, root string, 
 		}
 	}
 	opts.Progress.SetTotal(total)
-	n, err := download(ctx, st, m, root, opts)
+	ix, _, err := loadIndex(ctx, st, res.ID)
+	if err != nil {
+		return err
+	}
+	n, err := download(ctx, st, res.ID, m, ix, root, opts)
 	res.BytesDownloaded = n
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
 )
 
 // Counter receives progress: the total once it is known, then increments.
@@ -119,7 +120,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	res.Skipped = int64(skipped)
-	// The lease comes before the parent is read or chunks are listed: a
+	// The lease comes before the parent is read or chunks are looked up: a
 	// sweep that starts later keeps what they name, and one that was
 	// already running is caught by checkNoSweep.
 	lease, err := takeLease(ctx, st, opts.Now(), opts.Name)
@@ -127,7 +128,7 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	defer lease.release()
-	parent, err := resolveParent(ctx, st, opts)
+	parent, parentIdx, err := resolveParent(ctx, st, opts)
 	if err != nil {
 		return res, err
 	}
@@ -137,11 +138,6 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		p.racyAfter = racyCutoff(ctx, st, Sum(mustEncode(parent)))
 	}
 	todo := p.plan(entries, parent)
-	if len(todo) > 0 {
-		if err := p.known.prime(ctx); err != nil {
-			return res, fmt.Errorf("list chunks in %s: %w", st, err)
-		}
-	}
 	if err := p.run(ctx, entries, todo); err != nil {
 		return res, err
 	}
@@ -151,6 +147,14 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 		return res, err
 	}
 	res.ID = Sum(data)
+	// The index goes after every pack it names (run waited for them) and
+	// before the tree: a stored tree's chunks can always be found. A tree
+	// identical to its parent (a no-op push) has its index already.
+	if res.ID != res.Parent {
+		if err := storeIndex(ctx, st, res.ID, treeIndex(m, p.fresh, parentIdx)); err != nil {
+			return res, err
+		}
+	}
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
 	}
@@ -166,17 +170,19 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	return res, nil
 }
 
-func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Manifest, error) {
+// resolveParent loads the parent tree and its pack index (where the
+// chunks the new tree reuses are).
+func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Manifest, pack.Index, error) {
 	id := opts.Parent
 	if id.IsZero() && opts.Name != "" {
 		last, ok, err := LastByName(ctx, st, opts.Name)
 		if err != nil || !ok {
-			return nil, err
+			return nil, nil, err
 		}
 		id = last
 	}
 	if id.IsZero() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m, err := Load(ctx, st, id)
 	if errors.Is(err, ErrTreeNotFound) || errors.Is(err, ErrInvalidManifest) || errors.Is(err, ErrDigestMismatch) {
@@ -184,12 +190,22 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 		// read, and the new tree is as good. Failing here would fail every
 		// later push of the pipeline.
 		opts.Logger.Warn("the parent tree is missing or damaged; reading every file (a full push)", "parent", id.String(), "error", err.Error())
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load parent tree: %w", err)
+		return nil, nil, fmt.Errorf("load parent tree: %w", err)
 	}
-	return m, nil
+	ix, _, err := loadIndex(ctx, st, id)
+	if errors.Is(err, pack.ErrBadIndex) {
+		// Without its index the parent's packed chunks cannot be named:
+		// store them again rather than record a tree that cannot be read.
+		opts.Logger.Warn("the parent tree's pack index is damaged; reading every file (a full push)", "parent", id.String(), "error", err.Error())
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, ix, nil
 }
 
 type pusher struct {
@@ -200,6 +216,8 @@ type pusher struct {
 	dir       string
 	opts      PushOptions
 	known     *known
+	packer    *packer
+	fresh     pack.Index // where this push packed its chunks, once all are stored
 	res       *PushResult
 	// chunkBytes counts the bytes uploaded; read by the result.
 	uploaded, chunks, read atomic.Int64
@@ -291,8 +309,8 @@ func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 	defer cancel(nil)
 	up := newUploader(ctx, p.st, p.opts.Concurrency, p.opts.StallTimeout, func(n int) {
 		p.uploaded.Add(int64(n))
-		p.chunks.Add(1)
 	}, cancel)
+	p.packer = newPacker(up)
 	var small, large []int
 	for _, i := range todo {
 		if entries[i].Size > minChunk {
@@ -310,7 +328,13 @@ func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
 	feed(ctx, &wg, small, p.opts.Concurrency, read)
 	feed(ctx, &wg, large, max(1, p.opts.Concurrency/2), read)
 	wg.Wait()
+	if ctx.Err() == nil {
+		if err := p.packer.flush(ctx); err != nil {
+			cancel(err)
+		}
+	}
 	up.close()
+	p.fresh = p.packer.locs
 	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
 	if err := context.Cause(ctx); err != nil {
 		return err
@@ -365,11 +389,15 @@ func (p *pusher) emit(ctx context.Context, data []byte, owned bool, e *Entry, up
 	e.Chunks = append(e.Chunks, Chunk{Digest: d, Size: int64(len(data))})
 	p.read.Add(int64(len(data)))
 	p.opts.Progress.Add(int64(len(data)))
-	need, err := p.known.claim(ctx, d)
+	need, err := p.known.claim(ctx, d, int64(len(data)))
 	if err != nil || !need {
 		return err
 	}
-	return up.send(ctx, d, data, owned)
+	p.chunks.Add(1)
+	if packed(int64(len(data))) {
+		return p.packer.add(ctx, d, data)
+	}
+	return up.send(ctx, chunkKey(d), "chunk "+d.Short(), data, owned)
 }
 
 var _ io.Reader = (*bytes.Reader)(nil)

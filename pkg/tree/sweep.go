@@ -43,6 +43,9 @@ type SweepResult struct {
 	TreesDeleted  int   `json:"trees-deleted"`
 	ChunksKept    int   `json:"chunks-kept"`
 	ChunksDeleted int   `json:"chunks-deleted"`
+	PacksKept     int   `json:"packs-kept"`
+	PacksDeleted  int   `json:"packs-deleted"`  // holding nothing live
+	PacksRepacked int   `json:"packs-repacked"` // mostly dead: live chunks copied, then deleted
 	BytesDeleted  int64 `json:"bytes-deleted"`
 	ActivePushes  int   `json:"active-pushes"`
 }
@@ -105,6 +108,10 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 			}
 		}
 	}
+	ps, err := planPacks(ctx, st, roots, cutoff)
+	if err != nil {
+		return res, err
+	}
 	var doomed []string
 	err = st.List(ctx, "chunks/", func(info store.Info) error {
 		id, err := ParseID(path.Base(info.Key))
@@ -121,9 +128,15 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 		return res, fmt.Errorf("sweep: list chunks: %w", err)
 	}
 	res.TreesDeleted = len(doomedTrees)
+	res.PacksKept, res.PacksDeleted, res.PacksRepacked = ps.kept, len(ps.doomedPacks), len(ps.repack)
+	res.BytesDeleted += ps.doomedBytes
 	if opts.DryRun {
 		return res, nil
 	}
+	if res.PacksRepacked, err = ps.repackAll(ctx); err != nil {
+		return res, err
+	}
+	res.PacksDeleted = len(ps.doomedPacks) - res.PacksRepacked
 	// Trees and their names go first: a tree must never outlive its chunks.
 	var treeKeys []string
 	for id := range doomedTrees {
@@ -133,7 +146,8 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 	if err != nil {
 		return res, err
 	}
-	for _, keys := range [][]string{nameKeys, treeKeys, doomed} {
+	// An index goes before the packs it names, and after its tree.
+	for _, keys := range [][]string{nameKeys, treeKeys, ps.doomedIndexes, ps.doomedPacks, doomed} {
 		if err := mk.deleteAll(ctx, keys, opts.Logger); err != nil {
 			return res, err
 		}
