@@ -30,42 +30,65 @@ type dlJob struct {
 // them), written at offsets by any worker, closed by whichever writes its
 // last chunk.
 type dlFile struct {
-	path string // relative, for messages
-	abs  string
-	once sync.Once
-	f    *os.File
-	err  error
-	left atomic.Int64 // chunks not yet written
+	path   string // relative, for messages
+	abs    string
+	once   sync.Once
+	f      *os.File
+	err    error
+	left   atomic.Int64 // chunks not yet written
+	open   *openFiles
+	finish func() error // after the last chunk: mode and mtime
 }
 
-func (d *dlFile) open() (*os.File, error) {
+// openFiles are the files opened and not yet complete, which a failed
+// download closes; complete ones are forgotten, so memory does not grow
+// with the tree.
+type openFiles struct {
+	mu sync.Mutex
+	m  map[*dlFile]bool
+}
+
+func (d *dlFile) create() (*os.File, error) {
 	d.once.Do(func() {
 		d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if d.err == nil {
+			d.open.mu.Lock()
+			d.open.m[d] = true
+			d.open.mu.Unlock()
+		}
 	})
 	return d.f, d.err
 }
 
-// done closes the file after its last chunk.
+// done closes the file after its last chunk and finishes it.
 func (d *dlFile) done() error {
-	if d.left.Add(-1) == 0 && d.f != nil {
-		return d.f.Close()
+	if d.left.Add(-1) != 0 || d.f == nil {
+		return nil
 	}
-	return nil
+	d.open.mu.Lock()
+	delete(d.open.m, d)
+	d.open.mu.Unlock()
+	if err := d.f.Close(); err != nil {
+		return err
+	}
+	return d.finish()
 }
 
 // closeAll closes files left open by a failed download.
-func closeAll(files []*dlFile) {
-	for _, d := range files {
-		if d.f != nil && d.left.Load() > 0 {
-			d.f.Close()
-		}
+func (o *openFiles) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for d := range o.m {
+		d.f.Close()
 	}
 }
 
-// download fetches every chunk of m's files into the files created under
-// root, with Concurrency workers, each holding one piece of a chunk in memory.
+// download fetches every chunk of the files it is sent into files it
+// creates under root, with Concurrency workers, each holding one piece of
+// a chunk in memory, and calls finish for each file after its last chunk.
 // Every chunk is hashed as it is written; the first failure stops all.
-func download(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions) (int64, error) {
+// The sender closes files; download returns once all of them are written.
+func download(ctx context.Context, st store.Store, files <-chan *Entry, root string, opts PullOptions, finish func(*Entry, string) error) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan dlJob)
@@ -89,19 +112,36 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 			}
 		}()
 	}
-	var files []*dlFile
-	defer func() { closeAll(files) }()
+	open := &openFiles{m: map[*dlFile]bool{}}
+	defer open.closeAll()
 	var window []*dlQueue
-	next := 0 // next entry of m to enter the window
+	more := true // files may send more
+fill:
 	for {
-		for len(window) < opts.Concurrency && next < len(m.Entries) {
-			if e := &m.Entries[next]; len(e.Chunks) > 0 {
-				f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
-				f.left.Store(int64(len(e.Chunks)))
-				files = append(files, f)
-				window = append(window, &dlQueue{file: f, chunks: e.Chunks})
+		for more && len(window) < opts.Concurrency {
+			var e *Entry
+			if len(window) == 0 {
+				select { // nothing to do until the next file comes
+				case e, more = <-files:
+				case <-ctx.Done():
+					break fill
+				}
+			} else {
+				select {
+				case e, more = <-files:
+				default:
+				}
+				if e == nil && more {
+					break // keep the window busy meanwhile
+				}
 			}
-			next++
+			if e == nil || len(e.Chunks) == 0 {
+				continue
+			}
+			abs := filepath.Join(root, filepath.FromSlash(e.Path))
+			f := &dlFile{path: e.Path, abs: abs, open: open, finish: func() error { return finish(e, abs) }}
+			f.left.Store(int64(len(e.Chunks)))
+			window = append(window, &dlQueue{file: f, chunks: e.Chunks})
 		}
 		if len(window) == 0 || !feedRound(ctx, jobs, &window) {
 			break
@@ -219,7 +259,7 @@ func (w *fetcher) fetchOnce(ctx context.Context, j dlJob) (err error) {
 		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
 	}
 	defer rc.Close()
-	f, err := j.file.open()
+	f, err := j.file.create()
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", path, err)
 	}

@@ -45,57 +45,67 @@ func (r Report) Err() error {
 
 // Verify downloads every distinct chunk of tree id and checks its digest.
 // Broken chunks are reported, not returned as an error; the error is for
-// failures to check (tree missing, store unreachable).
+// failures to check (tree missing, store unreachable). It streams over the
+// tree's documents: memory grows with the distinct chunks only (one set
+// entry each), and paths are gathered, by a second walk, only for broken
+// chunks.
 func Verify(ctx context.Context, st store.Store, id ID) (Report, error) {
 	rep := Report{ID: id}
-	m, err := Load(ctx, st, id)
-	if err != nil {
-		return rep, err
-	}
-	rep.Files, _ = m.Files()
-	users := map[ID][]string{}
-	var order []ID
-	for _, e := range m.Entries {
-		for _, c := range e.Chunks {
-			if _, seen := users[c.Digest]; !seen {
-				order = append(order, c.Digest)
-			}
-			users[c.Digest] = append(users[c.Digest], e.Path)
-		}
-	}
-	rep.Chunks = int64(len(order))
-	reasons := make([]string, len(order))
-	var firstErr error
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	seen := map[ID]bool{}
 	var mu sync.Mutex
+	broken := map[ID]string{}
 	sem := make(chan struct{}, DefaultConcurrency)
 	var wg sync.WaitGroup
-	for i, d := range order {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			reason, err := checkChunk(ctx, st, d)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
+	err := Walk(ctx, st, id, func(e *Entry) error {
+		if e.Type == TypeFile {
+			rep.Files++
+		}
+		for _, c := range e.Chunks {
+			if seen[c.Digest] {
+				continue
 			}
-			reasons[i] = reason
-		}()
-	}
+			seen[c.Digest] = true
+			rep.Chunks++
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			wg.Add(1)
+			go func(d ID) {
+				defer func() { <-sem; wg.Done() }()
+				reason, err := checkChunk(ctx, st, d)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				if reason != "" {
+					mu.Lock()
+					broken[d] = reason
+					mu.Unlock()
+				}
+			}(c.Digest)
+		}
+		return nil
+	})
 	wg.Wait()
-	if firstErr != nil {
-		return rep, firstErr
+	if cause := context.Cause(ctx); cause != nil {
+		return rep, cause
 	}
-	for i, d := range order {
-		if reasons[i] == "" {
-			continue
-		}
-		for _, p := range users[d] {
-			rep.Broken = append(rep.Broken, Problem{Path: p, Digest: d, Reason: reasons[i]})
-		}
+	if err != nil || len(broken) == 0 {
+		return rep, err
 	}
-	return rep, nil
+	err = Walk(ctx, st, id, func(e *Entry) error {
+		for _, c := range e.Chunks {
+			if reason := broken[c.Digest]; reason != "" {
+				rep.Broken = append(rep.Broken, Problem{Path: e.Path, Digest: c.Digest, Reason: reason})
+			}
+		}
+		return nil
+	})
+	return rep, err
 }
 
 func checkChunk(ctx context.Context, st store.Store, d ID) (string, error) {
