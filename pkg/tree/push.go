@@ -247,7 +247,9 @@ type pusher struct {
 	primeErr  error
 	dirSem    chan struct{}
 	dirWG     sync.WaitGroup
-	total     int64 // bytes to read found so far
+	walkers   chan struct{} // spare directory walkers
+	mu        sync.Mutex    // guards res's counts and total while walkers run
+	total     int64         // bytes to read found so far
 	// Counted by the upload workers; read by the result.
 	uploaded, chunks, read, dirs atomic.Int64
 }

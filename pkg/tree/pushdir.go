@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -48,6 +49,7 @@ func (p *pusher) pushTree(ctx context.Context) ([]byte, error) {
 		p.chunks.Add(1)
 	}, cancel)
 	p.dirSem = make(chan struct{}, p.opts.Concurrency)
+	p.walkers = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
 	_, _, data, err := p.pushDir(ctx, "", nil, false)
 	p.up.close()
 	p.dirWG.Wait()
@@ -85,6 +87,10 @@ func (p *pusher) pushDir(ctx context.Context, rel string, ref *Entry, mount bool
 		}
 		return old
 	}
+	// Subdirectories are pushed by spare walkers when there are any (the
+	// stats of a large tree are most of a no-op push), else here.
+	var wg sync.WaitGroup
+	errs := make([]error, len(entries))
 	for i := range entries {
 		e := &entries[i]
 		if e.Type != TypeDir {
@@ -96,11 +102,29 @@ func (p *pusher) pushDir(ctx context.Context, rel string, ref *Entry, mount bool
 				cref = pe
 			}
 		}
-		sub, subStat, _, err := p.pushDir(ctx, e.Path, cref, e.Tree != nil)
+		sub := func() {
+			tree, subStat, _, err := p.pushDir(ctx, e.Path, cref, e.Tree != nil)
+			e.Tree, e.Stat, errs[i] = &tree, &subStat, err
+			if err != nil {
+				p.cancel(err) // stop the other walkers
+			}
+		}
+		select {
+		case p.walkers <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer func() { <-p.walkers; wg.Done() }()
+				sub()
+			}()
+		default:
+			sub()
+		}
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return id, stat, nil, err
 		}
-		e.Tree, e.Stat = &sub, &subStat
 	}
 	named := namedCopy(entries, prefix)
 	stat = statOf(named)
@@ -134,6 +158,12 @@ func namedCopy(entries []Entry, prefix string) []Entry {
 	return out
 }
 
+func (p *pusher) skipped() {
+	p.mu.Lock()
+	p.res.Skipped++
+	p.mu.Unlock()
+}
+
 // trusted reports whether every file's mtime is old enough to trust (see
 // racyCutoff).
 func (p *pusher) trusted(entries []Entry) bool {
@@ -146,6 +176,8 @@ func (p *pusher) trusted(entries []Entry) bool {
 }
 
 func (p *pusher) count(entries []Entry, reused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := range entries {
 		if e := &entries[i]; e.Type == TypeFile {
 			p.res.Files++
@@ -194,6 +226,7 @@ func (p *pusher) oldDir(ctx context.Context, rel string, ref *Entry) map[string]
 // their chunks may still be uploading.
 func (p *pusher) readChanged(ctx context.Context, entries []Entry, old map[string]*Entry, prefix string) error {
 	var small, large []int
+	var reused, total int64
 	for i := range entries {
 		e := &entries[i]
 		if e.Type != TypeFile {
@@ -201,20 +234,26 @@ func (p *pusher) readChanged(ctx context.Context, entries []Entry, old map[strin
 		}
 		if pe := old[e.Path[len(prefix):]]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime && pe.MTime < p.racyAfter {
 			e.Chunks = pe.Chunks
-			p.res.FilesReused++
+			reused++
 			continue
 		}
-		p.total += e.Size
+		total += e.Size
 		if e.Size > minChunk {
 			large = append(large, i)
 		} else {
 			small = append(small, i)
 		}
 	}
+	p.mu.Lock()
+	p.res.FilesReused += reused
+	p.total += total
+	if total > 0 {
+		p.opts.Progress.SetTotal(p.total)
+	}
+	p.mu.Unlock()
 	if len(small)+len(large) == 0 {
 		return nil
 	}
-	p.opts.Progress.SetTotal(p.total)
 	p.primeOnce.Do(func() {
 		if err := p.known.prime(ctx); err != nil {
 			p.primeErr = fmt.Errorf("list chunks in %s: %w", p.st, err)
@@ -278,7 +317,7 @@ func (p *pusher) list(ctx context.Context, rel, prefix string) ([]Entry, error) 
 			// A pull's staging directory or journal, left by one killed
 			// before it cleaned up, or in use by one running: not data.
 			log.Warn("skipping the staging directory of a pull; the next pull removes it once no pull uses it", "path", path)
-			p.res.Skipped++
+			p.skipped()
 			continue
 		}
 		info, err := d.Info()
@@ -288,7 +327,7 @@ func (p *pusher) list(ctx context.Context, rel, prefix string) ([]Entry, error) 
 		e := Entry{Path: prefix + name, Mode: unixMode(info.Mode()), MTime: info.ModTime().UnixNano()}
 		if !p.opts.CrossMounts && dev(info) != p.rootDev {
 			log.Warn("skipping a mounted volume: another file system (pass --cross-mounts to include it)", "path", path)
-			p.res.Skipped++
+			p.skipped()
 			if d.IsDir() {
 				e.Type, e.Tree = TypeDir, &ID{}
 				entries = append(entries, e)
@@ -307,7 +346,7 @@ func (p *pusher) list(ctx context.Context, rel, prefix string) ([]Entry, error) 
 			}
 		default:
 			log.Warn("skipping special file", "path", e.Path, "type", t.String())
-			p.res.Skipped++
+			p.skipped()
 			continue
 		}
 		entries = append(entries, e)
