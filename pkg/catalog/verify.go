@@ -98,8 +98,15 @@ func VerifyAll(ctx context.Context, st store.Store, recs []*restorepoint.Record)
 				tr.Error = err.Error()
 			} else {
 				id, _ := tree.ParseID(t.Tree)
-				r := v.Report(id)
-				tr.Chunks, tr.Broken = r.Chunks, r.Broken
+				r, err := v.Report(ctx, id)
+				switch {
+				case err != nil && isTreeProblem(err):
+					tr.Error = err.Error()
+				case err != nil:
+					return nil, fmt.Errorf("verify %s %s: %w", rec.ID, t.Path, err)
+				default:
+					tr.Chunks, tr.Broken = r.Chunks, r.Broken
+				}
 			}
 			rep.Trees = append(rep.Trees, tr)
 		}

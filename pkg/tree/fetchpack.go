@@ -39,36 +39,67 @@ type rangeJob struct {
 	written map[ID]bool
 }
 
-// packedJobs plans the ranged GETs for the packed chunks of files, with
-// each chunk's targets; it returns the files' chunks that are single
-// objects, in file order, for the per-chunk download.
-func packedJobs(files []*dlQueue, ix pack.Index) ([]*rangeJob, []*dlQueue) {
-	need := pack.Index{}
-	targets := map[ID][]target{}
-	var loose []*dlQueue
-	for _, q := range files {
-		var rest []Chunk
-		var restOff []int64
-		off := int64(0)
-		for _, c := range q.chunks {
-			if l, ok := ix[c.Digest]; ok && l.Len == c.Size {
-				need[c.Digest] = l
-				targets[c.Digest] = append(targets[c.Digest], target{q.file, off})
-			} else {
-				rest = append(rest, c)
-				restOff = append(restOff, off)
+// Batches of a streamed pull: the packed chunks of the files walked so far
+// are planned into ranged GETs once they reach batchChunks chunks or
+// batchBytes bytes, or when the walk has nothing more ready. Neighbouring
+// files were packed together by the push, so a batch of a directory's
+// files merges into a few GETs, while memory holds only a batch's plan,
+// not the tree's.
+const (
+	batchChunks = 8192
+	batchBytes  = 4 * rangeMax
+)
+
+// packBatch gathers the packed chunks of a run of files, with each
+// chunk's targets.
+type packBatch struct {
+	ix      pack.Index
+	need    pack.Index
+	targets map[ID][]target
+	bytes   int64
+}
+
+func newPackBatch(ix pack.Index) *packBatch {
+	return &packBatch{ix: ix, need: pack.Index{}, targets: map[ID][]target{}}
+}
+
+// add takes the chunks of file f that its tree's index places in packs,
+// and returns the rest (single objects) with their offsets in the file, or
+// nil when there are none.
+func (b *packBatch) add(f *dlFile, chunks []Chunk) *dlQueue {
+	var rest []Chunk
+	var restOff []int64
+	off := int64(0)
+	for _, c := range chunks {
+		if l, ok := b.ix[c.Digest]; ok && l.Len == c.Size {
+			if _, dup := b.need[c.Digest]; !dup {
+				b.bytes += l.Len
 			}
-			off += c.Size
+			b.need[c.Digest] = l
+			b.targets[c.Digest] = append(b.targets[c.Digest], target{f, off})
+		} else {
+			rest = append(rest, c)
+			restOff = append(restOff, off)
 		}
-		if len(rest) > 0 {
-			loose = append(loose, &dlQueue{file: q.file, chunks: rest, offsets: restOff})
-		}
+		off += c.Size
 	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return &dlQueue{file: f, chunks: rest, offsets: restOff}
+}
+
+func (b *packBatch) empty() bool { return len(b.need) == 0 }
+
+func (b *packBatch) full() bool { return len(b.need) >= batchChunks || b.bytes >= batchBytes }
+
+// plan returns the batch's ranged GETs.
+func (b *packBatch) plan() []*rangeJob {
 	var jobs []*rangeJob
-	for _, r := range pack.Plan(need, rangeGap, rangeMax) {
-		jobs = append(jobs, &rangeJob{rng: r, targets: targets, written: map[ID]bool{}})
+	for _, r := range pack.Plan(b.need, rangeGap, rangeMax) {
+		jobs = append(jobs, &rangeJob{rng: r, targets: b.targets, written: map[ID]bool{}})
 	}
-	return jobs, loose
+	return jobs
 }
 
 // fetchRange reads one range of a pack and writes each chunk to its
@@ -140,7 +171,7 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 			if j.written[pt.Digest] {
 				break
 			}
-			f, err := t.file.open()
+			f, err := t.file.create()
 			if err == nil {
 				_, err = f.WriteAt(buf, t.offset)
 			}

@@ -47,22 +47,6 @@ func storeIndex(ctx context.Context, st store.Store, id ID, ix pack.Index) error
 	return nil
 }
 
-// treeIndex returns the locations of m's packed chunks, from the chunks
-// this push packed and, for the chunks it reused, the parent's index.
-func treeIndex(m *Manifest, fresh, parent pack.Index) pack.Index {
-	ix := pack.Index{}
-	for _, e := range m.Entries {
-		for _, c := range e.Chunks {
-			if l, ok := fresh[c.Digest]; ok {
-				ix[c.Digest] = l
-			} else if l, ok := parent[c.Digest]; ok {
-				ix[c.Digest] = l
-			}
-		}
-	}
-	return ix
-}
-
 // Location is where a chunk of a tree is stored: Len bytes at Off in the
 // object Key (a pack, or the chunk's own object with Off 0).
 type Location struct {
@@ -73,23 +57,29 @@ type Location struct {
 // Locate says where chunk d of tree id is stored, for inspection (and for
 // tests that damage a store on purpose).
 func Locate(ctx context.Context, st store.Store, id, d ID) (Location, error) {
-	m, err := Load(ctx, st, id)
-	if err != nil {
+	var size int64
+	errFound := errors.New("found")
+	err := Walk(ctx, st, id, func(e *Entry) error {
+		for _, c := range e.Chunks {
+			if c.Digest == d {
+				size = c.Size
+				return errFound
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return Location{}, fmt.Errorf("tree %s has no chunk %s", id.Short(), d.Short())
+	}
+	if !errors.Is(err, errFound) {
 		return Location{}, err
 	}
 	ix, _, err := loadIndex(ctx, st, id)
 	if err != nil {
 		return Location{}, err
 	}
-	if l, ok := ix[d]; ok {
+	if l, ok := ix[d]; ok && l.Len == size {
 		return Location{Key: pack.Key(l.Pack), Off: l.Off, Len: l.Len}, nil
 	}
-	for _, e := range m.Entries {
-		for _, c := range e.Chunks {
-			if c.Digest == d {
-				return Location{Key: chunkKey(d), Len: c.Size}, nil
-			}
-		}
-	}
-	return Location{}, fmt.Errorf("tree %s has no chunk %s", id.Short(), d.Short())
+	return Location{Key: chunkKey(d), Len: size}, nil
 }

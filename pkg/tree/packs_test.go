@@ -138,7 +138,7 @@ func TestVerifierReadsEachPackOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if rep := v.Report(id); !rep.OK() || rep.Chunks != 50 {
+		if rep, err := v.Report(ctx, id); err != nil || !rep.OK() || rep.Chunks != 50 {
 			t.Errorf("tree %s: %+v", id.Short(), rep)
 		}
 	}

@@ -26,6 +26,7 @@ const repackBelow = 0.5
 type packSweep struct {
 	st      store.Store
 	cutoff  time.Time
+	keep    map[ID]bool       // the chunks the roots hold
 	indexes map[ID]pack.Index // root tree -> its index
 	// Keys to delete, in order: indexes of deleted trees first (a stored
 	// index must never name a deleted pack), then packs.
@@ -39,8 +40,12 @@ type packSweep struct {
 // index/ and one of packs/, which indexes and packs go and which packs are
 // repacked. Nothing modified after cutoff is touched: it may belong to a
 // push still running.
-func planPacks(ctx context.Context, st store.Store, roots []ID, cutoff time.Time) (*packSweep, error) {
-	ps := &packSweep{st: st, cutoff: cutoff, indexes: map[ID]pack.Index{}, repack: map[pack.ID]int64{}}
+//
+// Only the chunks the roots hold (keep) count as live: a push takes its
+// parent's index whole (see pusher.treeIndex), so an index may also name
+// chunks its tree no longer holds, and those must not keep a pack alive.
+func planPacks(ctx context.Context, st store.Store, roots []ID, keep map[ID]bool, cutoff time.Time) (*packSweep, error) {
+	ps := &packSweep{st: st, cutoff: cutoff, keep: keep, indexes: map[ID]pack.Index{}, repack: map[pack.ID]int64{}}
 	isRoot := map[ID]bool{}
 	live := map[pack.ID]map[int64]int64{} // pack -> offset -> length of live chunks
 	for _, id := range roots {
@@ -51,7 +56,10 @@ func planPacks(ctx context.Context, st store.Store, roots []ID, cutoff time.Time
 			return nil, fmt.Errorf("sweep: %w; refusing to delete anything", err)
 		}
 		ps.indexes[id] = ix
-		for _, l := range ix {
+		for d, l := range ix {
+			if !keep[d] {
+				continue
+			}
 			if live[l.Pack] == nil {
 				live[l.Pack] = map[int64]int64{}
 			}
@@ -97,16 +105,14 @@ func planPacks(ctx context.Context, st store.Store, roots []ID, cutoff time.Time
 
 // repackAll copies the live chunks of the packs to repack into new packs,
 // checking each against its digest, then rewrites the index of every root
-// that used them. Only then are the old packs added to the deletions: a
-// sweep killed half way leaves old and new packs both readable.
+// that used them or names a pack about to be deleted. Only then are the
+// old packs added to the deletions: a sweep killed half way leaves old and
+// new packs both readable.
 func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
-	if len(ps.repack) == 0 {
-		return 0, nil
-	}
 	parts := map[pack.ID]map[int64]pack.Part{}
 	for _, ix := range ps.indexes {
 		for d, l := range ix {
-			if _, ok := ps.repack[l.Pack]; ok {
+			if _, ok := ps.repack[l.Pack]; ok && ps.keep[d] {
 				if parts[l.Pack] == nil {
 					parts[l.Pack] = map[int64]pack.Part{}
 				}
@@ -154,20 +160,6 @@ func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
 	if err := seal(); err != nil {
 		return 0, err
 	}
-	for root, ix := range ps.indexes {
-		changed := false
-		for d, l := range ix {
-			if nl, ok := moved[l]; ok {
-				ix[d], changed = nl, true
-			}
-		}
-		if changed {
-			data := ix.Encode()
-			if err := ps.st.Put(ctx, pack.IndexKey(root), bytes.NewReader(data), int64(len(data))); err != nil {
-				return 0, fmt.Errorf("sweep: rewrite the pack index of tree %s: %w", root.Short(), err)
-			}
-		}
-	}
 	for p := range parts {
 		fully := true
 		for _, pt := range parts[p] {
@@ -177,6 +169,35 @@ func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
 		}
 		if fully {
 			ps.doomedPacks = append(ps.doomedPacks, pack.Key(p))
+		}
+	}
+	// Every root index that names a moved chunk or a doomed pack is
+	// rewritten before any pack is deleted: a stored index never names a
+	// deleted pack. Its entries for chunks its tree no longer holds go.
+	doomed := map[string]bool{}
+	for _, k := range ps.doomedPacks {
+		doomed[k] = true
+	}
+	for root, ix := range ps.indexes {
+		changed := false
+		for d, l := range ix {
+			if nl, ok := moved[l]; ok && ps.keep[d] {
+				ix[d], changed = nl, true
+			} else if doomed[pack.Key(l.Pack)] {
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		for d := range ix {
+			if !ps.keep[d] {
+				delete(ix, d)
+			}
+		}
+		data := ix.Encode()
+		if err := ps.st.Put(ctx, pack.IndexKey(root), bytes.NewReader(data), int64(len(data))); err != nil {
+			return 0, fmt.Errorf("sweep: rewrite the pack index of tree %s: %w", root.Short(), err)
 		}
 	}
 	return done, nil

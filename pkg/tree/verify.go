@@ -57,12 +57,13 @@ func Verify(ctx context.Context, st store.Store, id ID) (Report, error) {
 	if err := v.Run(ctx); err != nil {
 		return Report{ID: id}, err
 	}
-	return v.Report(id), nil
+	return v.Report(ctx, id)
 }
 
 // Verifier checks many trees and reads every pack and chunk object at most
 // once, however many of the trees share it: Add each tree, Run once, then
-// read each tree's Report.
+// read each tree's Report. Trees are streamed over their directory
+// documents: memory holds the distinct chunks to check, not the trees.
 type Verifier struct {
 	st    store.Store
 	trees map[ID]*verifyTree
@@ -73,11 +74,13 @@ type Verifier struct {
 	mu       sync.Mutex
 	packedOK map[pack.Loc]string
 	looseOK  map[ID]string
+	broken   bool // some chunk was
 }
 
+// verifyTree is what Add counted of a tree; its paths are walked again
+// only when something is broken.
 type verifyTree struct {
-	m  *Manifest
-	ix pack.Index
+	files, chunks int64
 }
 
 // NewVerifier returns a Verifier for trees in st.
@@ -92,7 +95,7 @@ func (v *Verifier) Add(ctx context.Context, id ID) error {
 	if v.trees[id] != nil {
 		return nil
 	}
-	m, err := Load(ctx, v.st, id)
+	flat, root, err := loadRoot(ctx, v.st, id)
 	if err != nil {
 		return err
 	}
@@ -100,10 +103,19 @@ func (v *Verifier) Add(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	v.trees[id] = &verifyTree{m, ix}
-	for _, e := range m.Entries {
+	t := &verifyTree{}
+	seen := map[ID]bool{}
+	err = walkRoot(ctx, v.st, flat, root, nil, func(e *Entry) error {
+		if e.Type == TypeFile {
+			t.files++
+		}
 		for _, c := range e.Chunks {
-			if l, ok := ix[c.Digest]; ok {
+			if seen[c.Digest] {
+				continue
+			}
+			seen[c.Digest] = true
+			t.chunks++
+			if l, ok := locate(ix, c); ok {
 				if v.packs[l.Pack] == nil {
 					v.packs[l.Pack] = map[int64]pack.Part{}
 				}
@@ -112,8 +124,19 @@ func (v *Verifier) Add(ctx context.Context, id ID) error {
 				v.loose[c.Digest] = true
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	v.trees[id] = t
 	return nil
+}
+
+// locate returns where a tree's index places chunk c, when it is packed.
+func locate(ix pack.Index, c Chunk) (pack.Loc, bool) {
+	l, ok := ix[c.Digest]
+	return l, ok && l.Len == c.Size
 }
 
 // Run reads every pack the added trees use, start to end, once, and every
@@ -131,6 +154,7 @@ func (v *Verifier) Run(ctx context.Context) error {
 			reason, err := checkChunk(ctx, v.st, d)
 			v.mu.Lock()
 			v.looseOK[d] = reason
+			v.broken = v.broken || reason != ""
 			v.mu.Unlock()
 			return err
 		})
@@ -170,6 +194,7 @@ func (v *Verifier) checkPack(ctx context.Context, p pack.ID, parts map[int64]pac
 		v.mu.Lock()
 		for l, r := range results {
 			v.packedOK[l] = r
+			v.broken = v.broken || r != ""
 		}
 		v.mu.Unlock()
 	}()
@@ -217,45 +242,47 @@ func (v *Verifier) packCut(p pack.ID, rest []pack.Part, results map[pack.Loc]str
 	return nil
 }
 
-// Report returns what Run found for tree id, added before.
-func (v *Verifier) Report(id ID) Report {
+// Report returns what Run found for tree id, added before. A tree with a
+// broken chunk is walked again (with its index) to name every file that
+// holds one; the error is for failing to read it.
+func (v *Verifier) Report(ctx context.Context, id ID) (Report, error) {
 	rep := Report{ID: id}
 	t := v.trees[id]
 	if t == nil {
-		return rep
+		return rep, nil
 	}
-	rep.Files, _ = t.m.Files()
-	seen := map[ID]bool{}
-	var broken []ID
-	users := map[ID][]string{}
-	for _, e := range t.m.Entries {
+	rep.Files, rep.Chunks = t.files, t.chunks
+	if !v.anyBroken() {
+		return rep, nil
+	}
+	ix, _, err := loadIndex(ctx, v.st, id)
+	if err != nil {
+		return rep, err
+	}
+	err = Walk(ctx, v.st, id, func(e *Entry) error {
 		for _, c := range e.Chunks {
-			users[c.Digest] = append(users[c.Digest], e.Path)
-			if seen[c.Digest] {
-				continue
-			}
-			seen[c.Digest] = true
-			if v.reason(t, c.Digest) != "" {
-				broken = append(broken, c.Digest)
+			if reason := v.reason(ix, c); reason != "" {
+				rep.Broken = append(rep.Broken, Problem{Path: e.Path, Digest: c.Digest, Reason: reason})
 			}
 		}
-	}
-	rep.Chunks = int64(len(seen))
-	for _, d := range broken {
-		for _, p := range users[d] {
-			rep.Broken = append(rep.Broken, Problem{Path: p, Digest: d, Reason: v.reason(t, d)})
-		}
-	}
-	return rep
+		return nil
+	})
+	return rep, err
 }
 
-func (v *Verifier) reason(t *verifyTree, d ID) string {
+func (v *Verifier) anyBroken() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if l, ok := t.ix[d]; ok {
+	return v.broken
+}
+
+func (v *Verifier) reason(ix pack.Index, c Chunk) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if l, ok := locate(ix, c); ok {
 		return v.packedOK[l]
 	}
-	return v.looseOK[d]
+	return v.looseOK[c.Digest]
 }
 
 func checkChunk(ctx context.Context, st store.Store, d ID) (string, error) {
