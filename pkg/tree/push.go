@@ -196,15 +196,14 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 // only the chunks its live trees hold, see planPacks, and drops the rest
 // when it rewrites an index).
 func (p *pusher) treeIndex(ctx context.Context) (pack.Index, error) {
-	ix := pack.Index{}
-	if p.parent != nil {
-		parent, _, err := loadIndex(ctx, p.st, p.parent.id)
-		if err != nil {
-			return nil, err
-		}
-		ix = parent
+	if p.parent == nil {
+		return p.fresh, nil
 	}
-	for d, l := range p.fresh {
+	ix, _, err := loadIndex(ctx, p.st, p.parent.id)
+	if err != nil {
+		return nil, err
+	}
+	for d, l := range p.fresh { // fresh wins: the parent's entry may be one it only inherited
 		ix[d] = l
 	}
 	return ix, nil
