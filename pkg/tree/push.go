@@ -148,6 +148,9 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err != nil {
 		return res, err
 	}
+	// Past the walk nothing claims chunks: at a million files the set is
+	// tens of MiB that the index about to be encoded can use instead.
+	p.known = nil
 	res.ID = Sum(data)
 	// The index goes after every pack it names (pushTree waited for them)
 	// and before the tree: a stored tree's chunks can always be found. A
