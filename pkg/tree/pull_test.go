@@ -233,13 +233,25 @@ func TestPullBadPackedChunk(t *testing.T) {
 		}
 		flipped := bytes.Clone(good)
 		flipped[loc.Off+loc.Len/2] ^= 1
+		cut := loc.Off + loc.Len/2
+		// A pull streams directories and reads a pack in several ranges
+		// at once, so a pack cut short fails it at whichever chunk past
+		// the cut a worker reads first: any of them is a right answer.
+		var pastCut []string
+		for _, e := range m.Entries {
+			for _, c := range e.Chunks {
+				if l, err := Locate(ctx, st, res.ID, c.Digest); err == nil && l.Key == loc.Key && l.Off+l.Len > cut {
+					pastCut = append(pastCut, c.Digest.String())
+				}
+			}
+		}
 		cases := []struct {
 			name   string
 			break_ func() error
 			want   error
 		}{
 			{"corrupt", put(flipped), ErrDigestMismatch},
-			{"truncated", put(good[:loc.Off+loc.Len/2]), ErrDigestMismatch},
+			{"truncated", put(good[:cut]), ErrDigestMismatch},
 			{"missing", func() error { return st.Delete(ctx, loc.Key) }, ErrChunkMissing},
 		}
 		for _, c := range cases {
@@ -250,7 +262,8 @@ func TestPullBadPackedChunk(t *testing.T) {
 				dir, before := existingTarget(t)
 				_, err := Pull(ctx, st, res.ID, dir, PullOptions{})
 				// A missing pack is reported at the first of its chunks.
-				named := strings.Contains(err.Error(), d.String()) || c.want == ErrChunkMissing && strings.Contains(err.Error(), "is missing")
+				named := strings.Contains(err.Error(), d.String()) || c.want == ErrChunkMissing && strings.Contains(err.Error(), "is missing") ||
+					c.name == "truncated" && slices.ContainsFunc(pastCut, func(s string) bool { return strings.Contains(err.Error(), s) })
 				if !errors.Is(err, c.want) || !named {
 					t.Errorf("Pull = %v; want %v naming the digest", err, c.want)
 				}
