@@ -78,7 +78,9 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-## bench: mlstate vs mc mirror vs rclone copy on one local MinIO (~1,000×100 KiB + 8×100 MiB); prints a table
+## bench: mlstate vs mc mirror, rclone copy, restic and kopia on one local MinIO,
+## on 1,000×100 KiB + 8×100 MiB and on 20,000×4 KiB; prints a table per shape.
+## BENCH_SCALE=1 adds mlstate's 1,000,000×64 B scale run (time, peak RSS; ~10+ min)
 bench: testenv
 	@bash hack/bench.sh
 	@echo; echo "Kanister side (envtest + the test-only stand-in): completion latency and whole-step overhead"

@@ -96,27 +96,52 @@ func runCmd(env []string, stdout io.Writer, name string, args ...string) (measur
 	return m, nil
 }
 
-func newTools(bin string, s *minioServer, work string) ([]tool, error) {
+// newTools makes mlstate and the named peers, each with its own bucket (or
+// repository) for this shape, tagged tag.
+func newTools(bin string, s *minioServer, work, tag string, peers []string) ([]tool, error) {
 	base := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "MLSTATE_") && !strings.HasPrefix(kv, "RCLONE_") && !strings.HasPrefix(kv, "MC_") {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "MLSTATE_") && !strings.HasPrefix(kv, "RCLONE_") &&
+			!strings.HasPrefix(kv, "MC_") && !strings.HasPrefix(kv, "RESTIC_") && !strings.HasPrefix(kv, "KOPIA_") {
 			base = append(base, kv)
 		}
 	}
 	base = slices.Clip(base) // each tool appends its own variables
-	ml := &mlstate{bin: filepath.Join(bin, "stage"), store: "s3://mlstate?endpoint=http://" + s.endpoint,
-		env: append(base, "AWS_ACCESS_KEY_ID="+s.ak, "AWS_SECRET_ACCESS_KEY="+s.sk, "MLSTATE_OUTPUTS_DIR="+filepath.Join(work, "outputs"))}
-	mc := &mcTool{bin: filepath.Join(bin, "mc"), env: append(base, fmt.Sprintf("MC_HOST_bench=http://%s:%s@%s", s.ak, s.sk, s.endpoint), "MC_CONFIG_DIR="+filepath.Join(work, "mc-config"))}
-	rc := &rcloneTool{env: append(base, "RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Minio",
-		"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+s.ak, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+s.sk,
-		"RCLONE_CONFIG_BENCH_ENDPOINT=http://"+s.endpoint, "RCLONE_CONFIG=/dev/null")}
-	if _, err := runCmd(mc.env, io.Discard, mc.bin, "mb", "bench/mcbucket"); err != nil {
-		return nil, err
+	keys := []string{"AWS_ACCESS_KEY_ID=" + s.ak, "AWS_SECRET_ACCESS_KEY=" + s.sk}
+	ml := &mlstate{bin: filepath.Join(bin, "stage"), store: "s3://mlstate-" + tag + "?endpoint=http://" + s.endpoint,
+		env: append(append(base, keys...), "MLSTATE_OUTPUTS_DIR="+filepath.Join(work, "outputs"))}
+	tools := []tool{ml}
+	// mc makes the buckets of the peers that do not make their own.
+	mc := &mcTool{bin: filepath.Join(bin, "mc"), bucket: "mc-" + tag,
+		env: append(base, fmt.Sprintf("MC_HOST_bench=http://%s:%s@%s", s.ak, s.sk, s.endpoint), "MC_CONFIG_DIR="+filepath.Join(work, "mc-config"))}
+	for _, p := range peers {
+		var t tool
+		var err error
+		switch p {
+		case "mc":
+			_, err = runCmd(mc.env, io.Discard, mc.bin, "mb", "bench/"+mc.bucket)
+			t = mc
+		case "rclone":
+			rc := &rcloneTool{bucket: "rclone-" + tag, env: append(base, "RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Minio",
+				"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+s.ak, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+s.sk,
+				"RCLONE_CONFIG_BENCH_ENDPOINT=http://"+s.endpoint, "RCLONE_CONFIG=/dev/null")}
+			_, err = runCmd(rc.env, io.Discard, "rclone", "mkdir", "bench:"+rc.bucket)
+			t = rc
+		case "restic":
+			t, err = newRestic(filepath.Join(bin, "restic"), append(slices.Clip(base), keys...), s.endpoint, tag, work)
+		case "kopia":
+			if _, err = runCmd(mc.env, io.Discard, mc.bin, "mb", "bench/kopia-"+tag); err == nil {
+				t, err = newKopia(filepath.Join(bin, "kopia"), base, s, tag, work)
+			}
+		default:
+			err = fmt.Errorf("unknown peer %q (mc, rclone, restic, kopia)", p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		tools = append(tools, t)
 	}
-	if _, err := runCmd(rc.env, io.Discard, "rclone", "mkdir", "bench:rclone"); err != nil {
-		return nil, err
-	}
-	return []tool{ml, mc, rc}, nil
+	return tools, nil
 }
 
 type mlstate struct {
@@ -149,64 +174,77 @@ func (m *mlstate) pull(dst string) (measure, error) {
 }
 
 type mcTool struct {
-	bin string
-	env []string
+	bin, bucket string
+	env         []string
 }
 
 func (m *mcTool) name() string { return "mc" }
 func (m *mcTool) push(src string) (measure, error) {
-	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "--overwrite", src, "bench/mcbucket")
+	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "--overwrite", src, "bench/"+m.bucket)
 }
 func (m *mcTool) pull(dst string) (measure, error) {
-	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "bench/mcbucket", dst)
+	return runCmd(m.env, io.Discard, m.bin, "mirror", "--quiet", "bench/"+m.bucket, dst)
 }
 
-type rcloneTool struct{ env []string }
+type rcloneTool struct {
+	bucket string
+	env    []string
+}
 
 func (r *rcloneTool) name() string { return "rclone" }
 func (r *rcloneTool) push(src string) (measure, error) {
-	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", src, "bench:rclone")
+	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", src, "bench:"+r.bucket)
 }
 func (r *rcloneTool) pull(dst string) (measure, error) {
-	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", "bench:rclone", dst)
+	return runCmd(r.env, io.Discard, "rclone", "copy", "--transfers", "8", "bench:"+r.bucket, dst)
 }
 
-// sameTree checks that every file under a has the same bytes under b.
+// sameTree checks that every file under a has the same bytes under b. It
+// reads in small blocks: a child's peak RSS (rusage) starts from the
+// bench's own when it forks, so the bench must stay small.
 func sameTree(a, b string) error {
+	bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
 	return filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(a, p)
-		x, err := os.ReadFile(p)
+		same, err := sameFile(p, filepath.Join(b, rel), bufA, bufB)
 		if err != nil {
 			return err
 		}
-		y, err := os.ReadFile(filepath.Join(b, rel))
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(x, y) {
+		if !same {
 			return fmt.Errorf("%s differs", rel)
 		}
 		return nil
 	})
 }
 
-type row struct {
-	phase string
-	m     []measure // same order as tools
-}
-
-func printTable(w io.Writer, tools []tool, rows []row, inPlace int64) {
-	fmt.Fprintf(w, "\n| phase | mlstate s | mc mirror s | rclone copy s | best peer / mlstate | peak RSS mlstate / mc / rclone (MiB) |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|\n")
-	for _, r := range rows {
-		best := min(r.m[1].secs, r.m[2].secs)
-		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | %.2f× | %d / %d / %d |\n", r.phase, r.m[0].secs, r.m[1].secs, r.m[2].secs,
-			best/r.m[0].secs, r.m[0].rssKiB>>10, r.m[1].rssKiB>>10, r.m[2].rssKiB>>10)
+func sameFile(x, y string, bufX, bufY []byte) (bool, error) {
+	fx, err := os.Open(x)
+	if err != nil {
+		return false, err
 	}
-	fmt.Fprintf(w, "\nIn-place change of 10%% of a 100 MiB file: mlstate uploaded %.1f MiB (%.0f%% of the file); mc and rclone re-upload whole files.\n",
-		float64(inPlace)/(1<<20), float64(inPlace)*100/(100<<20))
-	_ = tools
+	defer fx.Close()
+	fy, err := os.Open(y)
+	if err != nil {
+		return false, err
+	}
+	defer fy.Close()
+	for {
+		nx, errX := io.ReadFull(fx, bufX)
+		ny, errY := io.ReadFull(fy, bufY)
+		if nx != ny || !bytes.Equal(bufX[:nx], bufY[:ny]) {
+			return false, nil
+		}
+		if errX == io.EOF || errX == io.ErrUnexpectedEOF {
+			return errY == errX, nil
+		}
+		if errX != nil {
+			return false, errX
+		}
+		if errY != nil {
+			return false, errY
+		}
+	}
 }

@@ -122,6 +122,7 @@ func sweep(ctx context.Context, st store.Store, removed []struct{ pipeline, id s
 		return &res, fmt.Errorf("sweep unreferenced chunks: %w", err)
 	}
 	log.Info("swept", "liveTrees", res.LiveTrees, "treesDeleted", res.TreesDeleted, "chunksDeleted", res.ChunksDeleted,
+		"packsDeleted", res.PacksDeleted, "packsRepacked", res.PacksRepacked,
 		"bytesDeleted", res.BytesDeleted, "activePushes", res.ActivePushes, "dryRun", opts.DryRun)
 	return &res, nil
 }

@@ -58,26 +58,61 @@ func (r Report) Problems() []string {
 // an object and rendered, non-empty output artifacts. Problems go in the
 // report; the error is for failing to check at all (store unreachable).
 func Verify(ctx context.Context, st store.Store, rec *restorepoint.Record) (Report, error) {
-	rep := Report{RestorePoint: rec.ID, Pipeline: rec.Pipeline, KanisterActions: len(rec.Kanister), Kanister: checkKanister(rec)}
-	for _, t := range rec.Trees {
-		tr := TreeReport{Path: t.Path, Tree: t.Tree}
-		id, err := tree.ParseID(t.Tree)
-		if err != nil {
-			tr.Error = err.Error()
-			rep.Trees = append(rep.Trees, tr)
-			continue
-		}
-		r, err := tree.Verify(ctx, st, id)
-		switch {
-		case err != nil && isTreeProblem(err):
-			tr.Error = err.Error()
-		case err != nil:
-			return rep, fmt.Errorf("verify %s %s: %w", rec.ID, t.Path, err)
-		}
-		tr.Chunks, tr.Broken = r.Chunks, r.Broken
-		rep.Trees = append(rep.Trees, tr)
+	reps, err := VerifyAll(ctx, st, []*restorepoint.Record{rec})
+	if err != nil {
+		return Report{}, err
 	}
-	return rep, nil
+	return reps[0], nil
+}
+
+// VerifyAll verifies many restore points as Verify does, reading every
+// pack and chunk object once however many of them share it (restore
+// points of one pipeline share most of their data).
+func VerifyAll(ctx context.Context, st store.Store, recs []*restorepoint.Record) ([]Report, error) {
+	v := tree.NewVerifier(st)
+	added := map[string]error{}
+	for _, rec := range recs {
+		for _, t := range rec.Trees {
+			if _, seen := added[t.Tree]; seen {
+				continue
+			}
+			id, err := tree.ParseID(t.Tree)
+			if err == nil {
+				err = v.Add(ctx, id)
+			}
+			if err != nil && !isTreeProblem(err) && !errors.Is(err, tree.ErrInvalidID) {
+				return nil, fmt.Errorf("verify %s %s: %w", rec.ID, t.Path, err)
+			}
+			added[t.Tree] = err
+		}
+	}
+	if err := v.Run(ctx); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	reps := make([]Report, 0, len(recs))
+	for _, rec := range recs {
+		rep := Report{RestorePoint: rec.ID, Pipeline: rec.Pipeline, KanisterActions: len(rec.Kanister), Kanister: checkKanister(rec)}
+		for _, t := range rec.Trees {
+			tr := TreeReport{Path: t.Path, Tree: t.Tree}
+			if err := added[t.Tree]; err != nil {
+				tr.Error = err.Error()
+			} else {
+				id, _ := tree.ParseID(t.Tree)
+				r, err := v.Report(ctx, id)
+				switch {
+				case err != nil && isTreeProblem(err):
+					tr.Error = err.Error()
+				case err != nil:
+					return nil, fmt.Errorf("verify %s %s: %w", rec.ID, t.Path, err)
+				default:
+					tr.Chunks, tr.Broken = r.Chunks, r.Broken
+				}
+			}
+			rep.Trees = append(rep.Trees, tr)
+		}
+		reps = append(reps, rep)
+	}
+	return reps, nil
 }
 
 // isTreeProblem tells a broken tree (missing or corrupt manifest) from a

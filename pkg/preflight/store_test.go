@@ -75,7 +75,7 @@ func TestRestorePoint(t *testing.T) {
 	expect(t, run(t, opts), "restore-point", preflight.OK, "restore point "+rec.ID+" of pipeline train verifies (1 trees, 1 files", "")
 
 	var chunks []string
-	if err := st.List(ctx, "chunks/", func(i store.Info) error { chunks = append(chunks, i.Key); return nil }); err != nil || len(chunks) == 0 {
+	if err := st.List(ctx, "packs/", func(i store.Info) error { chunks = append(chunks, i.Key); return nil }); err != nil || len(chunks) == 0 {
 		t.Fatalf("chunks: %v %v", chunks, err)
 	}
 	if err := st.Delete(ctx, chunks[0]); err != nil {

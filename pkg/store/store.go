@@ -67,6 +67,40 @@ type BatchDeleter interface {
 	DeleteMany(ctx context.Context, keys []string) error
 }
 
+// RangeGetter is a Store that reads part of an object in one request (an
+// HTTP Range GET). The body holds exactly n bytes from off, unless the
+// object is shorter; off must be inside the object.
+type RangeGetter interface {
+	GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
+}
+
+// GetRange reads n bytes of key from off: with one ranged request when st
+// is a RangeGetter, else by reading from the start and dropping off bytes.
+func GetRange(ctx context.Context, st Store, key string, off, n int64) (io.ReadCloser, error) {
+	if rg, ok := st.(RangeGetter); ok {
+		return rg.GetRange(ctx, key, off, n)
+	}
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(io.Discard, rc, off); err != nil {
+		rc.Close()
+		if err == io.EOF {
+			return io.NopCloser(eofReader{}), nil
+		}
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, n), rc}, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
 // DeleteMany deletes keys, in batches when st is a BatchDeleter and one by
 // one otherwise; it stops at the first failure.
 func DeleteMany(ctx context.Context, st Store, keys []string) error {

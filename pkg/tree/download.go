@@ -17,12 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
 )
 
+// dlJob is one chunk stored as a single object, or (rng set) one ranged
+// read of a pack.
 type dlJob struct {
 	file   *dlFile
 	offset int64
 	chunk  Chunk
+	rng    *rangeJob
 }
 
 // dlFile is a file being downloaded: created by whichever worker writes its
@@ -30,54 +34,89 @@ type dlJob struct {
 // them), written at offsets by any worker, closed by whichever writes its
 // last chunk.
 type dlFile struct {
-	path string // relative, for messages
-	abs  string
-	once sync.Once
-	f    *os.File
-	err  error
-	left atomic.Int64 // chunks not yet written
+	path   string // relative, for messages
+	abs    string
+	once   sync.Once
+	f      *os.File
+	err    error
+	left   atomic.Int64 // chunks not yet written
+	open   *openFiles
+	finish func() error // after the last chunk: mode and mtime
 }
 
-func (d *dlFile) open() (*os.File, error) {
+// openFiles are the files opened and not yet complete, which a failed
+// download closes; complete ones are forgotten, so memory does not grow
+// with the tree.
+type openFiles struct {
+	mu sync.Mutex
+	m  map[*dlFile]bool
+}
+
+func (d *dlFile) create() (*os.File, error) {
 	d.once.Do(func() {
 		d.f, d.err = os.OpenFile(d.abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if d.err == nil {
+			d.open.mu.Lock()
+			d.open.m[d] = true
+			d.open.mu.Unlock()
+		}
 	})
 	return d.f, d.err
 }
 
-// done closes the file after its last chunk.
+// done closes the file after its last chunk and finishes it.
 func (d *dlFile) done() error {
-	if d.left.Add(-1) == 0 && d.f != nil {
-		return d.f.Close()
+	if d.left.Add(-1) != 0 || d.f == nil {
+		return nil
 	}
-	return nil
+	d.open.mu.Lock()
+	delete(d.open.m, d)
+	d.open.mu.Unlock()
+	if err := d.f.Close(); err != nil {
+		return err
+	}
+	return d.finish()
 }
 
 // closeAll closes files left open by a failed download.
-func closeAll(files []*dlFile) {
-	for _, d := range files {
-		if d.f != nil && d.left.Load() > 0 {
-			d.f.Close()
-		}
+func (o *openFiles) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for d := range o.m {
+		d.f.Close()
 	}
 }
 
-// download fetches every chunk of m's files into the files created under
-// root, with Concurrency workers, each holding one piece of a chunk in memory.
-// Every chunk is hashed as it is written; the first failure stops all.
-func download(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions) (int64, error) {
+// download fetches every chunk of the files it is sent into files it
+// creates under root, with Concurrency workers, each holding one piece of
+// a chunk in memory, and calls finish for each file after its last chunk.
+// Chunks that tree id's index ix places in packs are read by ranged GETs,
+// planned over a batch of files at a time (see packBatch: until the batch
+// is full, the sender sends walkPause, or it closes files); the others one
+// object each. Every chunk is hashed as it is written; the first failure
+// stops all. The sender closes files; download returns once all of them
+// are written.
+func download(ctx context.Context, st store.Store, id ID, ix pack.Index, files <-chan *Entry, root string, opts PullOptions, finish func(*Entry, string) error) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan dlJob)
 	var got atomic.Int64
+	reindex := &relocator{st: st, id: id}
 	var wg sync.WaitGroup
 	for range opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newFetcher(st, opts.StallTimeout)
+			w.moved = reindex
 			for j := range jobs {
 				if ctx.Err() != nil {
+					continue
+				}
+				if j.rng != nil {
+					if err := w.fetchRange(ctx, j.rng, opts.Logger, func(n int64) { got.Add(n); opts.Progress.Add(n) }); err != nil {
+						cancel(err)
+					}
 					continue
 				}
 				if err := w.fetch(ctx, j, opts.Logger); err != nil {
@@ -89,34 +128,111 @@ func download(ctx context.Context, st store.Store, m *Manifest, root string, opt
 			}
 		}()
 	}
-	var files []*dlFile
-	defer func() { closeAll(files) }()
-	var window []*dlQueue
-	next := 0 // next entry of m to enter the window
-	for {
-		for len(window) < opts.Concurrency && next < len(m.Entries) {
-			if e := &m.Entries[next]; len(e.Chunks) > 0 {
-				f := &dlFile{path: e.Path, abs: filepath.Join(root, filepath.FromSlash(e.Path))}
-				f.left.Store(int64(len(e.Chunks)))
-				files = append(files, f)
-				window = append(window, &dlQueue{file: f, chunks: e.Chunks})
+	open := &openFiles{m: map[*dlFile]bool{}}
+	defer open.closeAll()
+	// Ranged reads of packs go out from their own feeder while the loop
+	// below sends single objects: a tree of small files and large
+	// checkpoints keeps both kinds of request going.
+	ranges := make(chan []*rangeJob, 2)
+	var feeder sync.WaitGroup
+	feeder.Add(1)
+	go func() {
+		defer feeder.Done()
+		for batch := range ranges {
+			for _, r := range batch {
+				select {
+				case jobs <- dlJob{rng: r}:
+				case <-ctx.Done():
+				}
 			}
-			next++
 		}
-		if len(window) == 0 || !feedRound(ctx, jobs, &window) {
+	}()
+	batch := newPackBatch(ix)
+	flush := func() bool {
+		if batch.empty() {
+			return true
+		}
+		select {
+		case ranges <- batch.plan():
+		case <-ctx.Done():
+			return false
+		}
+		batch = newPackBatch(ix)
+		return true
+	}
+	var window []*dlQueue
+	more := true // files may send more
+fill:
+	for {
+	take:
+		for more && len(window) < opts.Concurrency {
+			var e *Entry
+			var ok bool
+			if len(window) == 0 {
+				select { // nothing to do until the next file comes
+				case e, ok = <-files:
+				case <-ctx.Done():
+					break fill
+				}
+			} else {
+				select {
+				case e, ok = <-files:
+				default:
+					break take // keep the window busy meanwhile
+				}
+			}
+			switch {
+			case !ok:
+				more = false
+				continue
+			case e == walkPause:
+				// The walk is about to read a directory's document: the
+				// packed chunks gathered so far go out meanwhile.
+				if !flush() {
+					break fill
+				}
+				continue
+			case len(e.Chunks) == 0:
+				continue
+			}
+			abs := filepath.Join(root, filepath.FromSlash(e.Path))
+			f := &dlFile{path: e.Path, abs: abs, open: open, finish: func() error { return finish(e, abs) }}
+			f.left.Store(int64(len(e.Chunks)))
+			if q := batch.add(f, e.Chunks); q != nil {
+				window = append(window, q)
+			}
+			if batch.full() && !flush() {
+				break fill
+			}
+		}
+		if len(window) == 0 {
+			if more {
+				continue
+			}
+			break
+		}
+		if !feedRound(ctx, jobs, &window) {
 			break
 		}
 	}
+	flush()
+	close(ranges)
+	feeder.Wait()
 	close(jobs)
 	wg.Wait()
 	return got.Load(), context.Cause(ctx)
 }
 
-// dlQueue is the rest of one file's chunks.
+// walkPause, sent among the files, says the walk is about to block on a
+// read of the store: packed chunks gathered so far should not wait for it.
+var walkPause = &Entry{}
+
+// dlQueue is the rest of one file's chunks that are single objects, with
+// their offsets in the file.
 type dlQueue struct {
-	file   *dlFile
-	chunks []Chunk
-	offset int64
+	file    *dlFile
+	chunks  []Chunk
+	offsets []int64
 }
 
 // feedRound sends one chunk of each file in the window, dropping files with
@@ -129,11 +245,11 @@ func feedRound(ctx context.Context, jobs chan<- dlJob, window *[]*dlQueue) bool 
 	for _, q := range *window {
 		c := q.chunks[0]
 		select {
-		case jobs <- dlJob{file: q.file, offset: q.offset, chunk: c}:
+		case jobs <- dlJob{file: q.file, offset: q.offsets[0], chunk: c}:
 		case <-ctx.Done():
 			return false
 		}
-		q.chunks, q.offset = q.chunks[1:], q.offset+c.Size
+		q.chunks, q.offsets = q.chunks[1:], q.offsets[1:]
 		if len(q.chunks) > 0 {
 			kept = append(kept, q)
 		}
@@ -152,6 +268,7 @@ type fetcher struct {
 	buf   []byte
 	h     hash.Hash
 	stall time.Duration
+	moved *relocator
 }
 
 func newFetcher(st store.Store, stall time.Duration) *fetcher {
@@ -219,7 +336,7 @@ func (w *fetcher) fetchOnce(ctx context.Context, j dlJob) (err error) {
 		return fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), err)
 	}
 	defer rc.Close()
-	f, err := j.file.open()
+	f, err := j.file.create()
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", path, err)
 	}

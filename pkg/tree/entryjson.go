@@ -25,11 +25,13 @@ type entryJSON struct {
 	Target      string  `json:"target,omitempty"`
 	TargetBytes []byte  `json:"target-bytes,omitempty"`
 	Chunks      []Chunk `json:"chunks,omitempty"`
+	Tree        *ID     `json:"tree,omitempty"`
+	Stat        *ID     `json:"stat,omitempty"`
 }
 
 // MarshalJSON writes e in its one canonical form.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	j := entryJSON{Type: e.Type, Mode: e.Mode, Size: e.Size, MTime: e.MTime, Chunks: e.Chunks}
+	j := entryJSON{Type: e.Type, Mode: e.Mode, Size: e.Size, MTime: e.MTime, Chunks: e.Chunks, Tree: e.Tree, Stat: e.Stat}
 	j.Path, j.PathBytes = splitName(e.Path)
 	j.Target, j.TargetBytes = splitName(e.Target)
 	var buf bytes.Buffer
@@ -58,7 +60,7 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*e = Entry{Path: path, Type: j.Type, Mode: j.Mode, Size: j.Size, MTime: j.MTime, Target: target, Chunks: j.Chunks}
+	*e = Entry{Path: path, Type: j.Type, Mode: j.Mode, Size: j.Size, MTime: j.MTime, Target: target, Chunks: j.Chunks, Tree: j.Tree, Stat: j.Stat}
 	return nil
 }
 
@@ -84,7 +86,8 @@ func joinName(field, s string, b []byte) (string, error) {
 // same reports whether e and o describe the same entry, field by field.
 func (e *Entry) same(o *Entry) bool {
 	if e.Path != o.Path || e.Type != o.Type || e.Mode != o.Mode || e.Size != o.Size ||
-		e.MTime != o.MTime || e.Target != o.Target || len(e.Chunks) != len(o.Chunks) {
+		e.MTime != o.MTime || e.Target != o.Target || len(e.Chunks) != len(o.Chunks) ||
+		!sameID(e.Tree, o.Tree) || !sameID(e.Stat, o.Stat) {
 		return false
 	}
 	for i := range e.Chunks {
@@ -94,3 +97,5 @@ func (e *Entry) same(o *Entry) bool {
 	}
 	return true
 }
+
+func sameID(a, b *ID) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }

@@ -3,14 +3,22 @@
 //
 // # Layout in the store
 //
-//	chunks/<2 hex>/<64 hex>   file content, split by content-defined chunking, keyed by SHA-256
-//	trees/<64 hex>            a Manifest (canonical JSON), keyed by the SHA-256 of its bytes
+//	packs/<2 hex>/<64 hex>    chunks of up to 512 KiB, appended into packs of about 4 MiB, keyed by the pack's SHA-256
+//	index/<64 hex>            where each packed chunk of tree <64 hex> is (see package pack)
+//	chunks/<2 hex>/<64 hex>   larger chunks, one object each (and every chunk of trees pushed before packs), keyed by SHA-256
+//	trees/<64 hex>            a tree's root: its root directory's document (format 2,
+//	                          dirdoc.go) or, for older trees, one flat Manifest (format 1);
+//	                          canonical JSON, keyed by the SHA-256 of its bytes
+//	dirs/<2 hex>/<64 hex>     a directory's document (format 2), keyed by its SHA-256
 //	names/<name>/<ns>-<id>    an empty object recording that tree id was pushed under name
 //	pushes/<ns>-<rand>        a push's lease, rewritten every minute while it runs (see lease.go)
 //	sweeps/<ns>-<rand>[.done] a Sweep's marker, rewritten every 20 s while it runs; .done when it ended
 //
-// A tree's ID is the digest of its manifest, and the manifest names every
-// chunk by digest, so an ID pins the exact bytes of every file.
+// A tree's ID is the digest of its root document, which names its
+// directories' documents by digest, which name every chunk by digest (file
+// content is split by content-defined chunking), so an ID pins the exact
+// bytes of every file; where the chunks are stored is the index's business,
+// and can change under a prune without changing it.
 package tree
 
 import (

@@ -17,10 +17,11 @@ import (
 // Both are kept alive by heartbeats, so nothing rests on a fixed window:
 //
 //   - A push writes its lease pushes/<start ns>-<rand> before it reads its
-//     parent or lists chunks, rewrites it every leaseHeartbeat, and deletes
-//     it when done. Sweep keeps every chunk and tree modified after the
-//     oldest live lease started (minus leaseMargin), so nothing a running
-//     push uploaded is swept. A lease not rewritten for LeaseExpiry (store
+//     parent and its index or looks up chunks, rewrites it every
+//     leaseHeartbeat, and deletes it when done. Sweep keeps (and never
+//     repacks) every chunk, pack, index and tree modified after the oldest
+//     live lease started (minus leaseMargin), so nothing a running push
+//     uploaded is swept. A lease not rewritten for LeaseExpiry (store
 //     time) was left by a dead push and is removed.
 //   - A sweep writes its marker sweeps/<start ns>-<rand> before it lists
 //     leases or computes its live set, rewrites it every sweepHeartbeat, and
@@ -28,8 +29,8 @@ import (
 //     successful rewrite is younger than sweepStaleAfter/2, and each delete
 //     request must end before 3/4 of it: a sweep that cannot refresh its
 //     marker stops deleting well before pushes take the marker for dead.
-//   - A push may rely on an old chunk it found by listing; a sweep could
-//     delete that one. So a push, after storing its tree and before naming
+//   - A push may rely on an old chunk or pack it found through its parent's
+//     index or a lookup; a sweep could delete or repack that one. So a push, after storing its tree and before naming
 //     it, fails with ErrConcurrentSweep when a sweep overlapped it. Right
 //     after writing its lease, the push lists the sweeps that have already
 //     ended (.done written): those cannot touch anything it lists or reads

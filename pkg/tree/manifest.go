@@ -15,11 +15,14 @@ const (
 	TypeSymlink = "symlink"
 )
 
-// ManifestVersion is the format written by this package.
+// ManifestVersion is the format of a flat Manifest: how trees were stored
+// before format 2 (dirdoc.go), and how Load returns a whole tree.
 const ManifestVersion = 1
 
 // Manifest describes a tree: every file, directory and symlink under the
-// root (the root itself is not an entry), sorted by path.
+// root (the root itself is not an entry), sorted by path. Pushes store
+// trees as one document per directory (dirdoc.go); Load assembles them
+// into a Manifest, Walk streams them.
 type Manifest struct {
 	Version int     `json:"version"`
 	Entries []Entry `json:"entries"`
@@ -34,6 +37,12 @@ type Entry struct {
 	MTime  int64   `json:"mtime"`            // Unix nanoseconds
 	Target string  `json:"target,omitempty"` // symlinks
 	Chunks []Chunk `json:"chunks,omitempty"` // files: content in order
+	// Tree and Stat are set on directories in a format 2 directory
+	// document only (see dirdoc.go): the ID of the document of the
+	// directory's contents and the digest a push compares. Load and Walk
+	// return entries without them.
+	Tree *ID `json:"tree,omitempty"`
+	Stat *ID `json:"stat,omitempty"`
 }
 
 // Chunk is a piece of a file's content.
@@ -104,6 +113,9 @@ func (m *Manifest) Validate() error {
 			default:
 				return fmt.Errorf("%w: %q passes through %s %q", ErrInvalidManifest, e.Path, types[dir], dir)
 			}
+		}
+		if e.Tree != nil || e.Stat != nil {
+			return fmt.Errorf("%w: %q: a format %d manifest names no directory documents", ErrInvalidManifest, e.Path, ManifestVersion)
 		}
 		if err := e.validate(); err != nil {
 			return err

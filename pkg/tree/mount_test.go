@@ -89,7 +89,7 @@ func TestInterruptedMountSwitchFinished(t *testing.T) {
 
 	// Stage the tree as a pull would, journal the switch, then "die"
 	// after the first entry moved.
-	m, err := Load(context.Background(), st, res.ID)
+	flat, root, err := loadRoot(context.Background(), st, res.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +97,11 @@ func TestInterruptedMountSwitchFinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := materialize(context.Background(), st, m, stage, PullOptions{Concurrency: 2, Logger: slog.New(slog.DiscardHandler), Progress: nopCounter{}}, &PullResult{}); err != nil {
+	mat, err := materialize(context.Background(), st, flat, root, stage, PullOptions{Concurrency: 2, Logger: slog.New(slog.DiscardHandler), Progress: nopCounter{}}, &PullResult{ID: res.ID})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finishDirs(m, stage); err != nil {
+	if err := mat.finishDirs(stage); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := writeJournal(stage, []string{"a", "b"}, true); err != nil {

@@ -280,10 +280,10 @@ func (pl *place) cleanup(log *slog.Logger) {
 	}
 }
 
-// commit makes the staged tree the target.
-func (pl *place) commit(m *Manifest, del bool, log *slog.Logger) error {
+// commit makes the staged tree the target; top are its top-level names.
+func (pl *place) commit(top []string, del bool, log *slog.Logger) error {
 	if pl.inside {
-		return pl.commitInside(m, del, log)
+		return pl.commitInside(top, del, log)
 	}
 	if !pl.exists {
 		if err := os.Rename(pl.stage, pl.target); err != nil {
@@ -323,13 +323,7 @@ func exchange(a, b string) error {
 // commitInside moves each top-level entry of the staged tree into the
 // target (a mount point cannot be renamed). All content is verified by then;
 // only this last step is per entry rather than a single switch.
-func (pl *place) commitInside(m *Manifest, del bool, log *slog.Logger) error {
-	var names []string
-	for _, e := range m.Entries {
-		if !strings.Contains(e.Path, "/") {
-			names = append(names, e.Path)
-		}
-	}
+func (pl *place) commitInside(names []string, del bool, log *slog.Logger) error {
 	j, err := writeJournal(pl.stage, names, del)
 	if err != nil {
 		return err
@@ -367,12 +361,20 @@ func replace(src, dst string) error {
 // tree does not, so a pull without Delete keeps those files. Hard links do
 // not touch the target; it stays as it was until the switch. With inside
 // set, top-level extras are skipped: they stay in the target anyway.
-func keepExtras(ctx context.Context, m *Manifest, target, stage string, inside bool) error {
-	types := make(map[string]string, len(m.Entries))
-	for _, e := range m.Entries {
-		types[e.Path] = e.Type
-	}
+// What the tree holds is what the staging directory holds (the whole tree
+// is written by now), so no list of the tree's paths is kept in memory.
+func keepExtras(ctx context.Context, target, stage string, inside bool) error {
 	stageName := filepath.Base(stage)
+	staged := func(rel string) string {
+		fi, err := os.Lstat(filepath.Join(stage, filepath.FromSlash(rel)))
+		switch {
+		case err != nil:
+			return ""
+		case fi.IsDir():
+			return TypeDir
+		}
+		return TypeFile // or a symlink: either replaces what the target has
+	}
 	return filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -388,14 +390,14 @@ func keepExtras(ctx context.Context, m *Manifest, target, stage string, inside b
 			if rel == stageName {
 				return filepath.SkipDir
 			}
-			if types[rel] == "" {
+			if staged(rel) == "" {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
 		}
-		switch t := types[rel]; {
+		switch t := staged(rel); {
 		case t == TypeDir && d.IsDir():
 			return nil // merge into it
 		case t != "":

@@ -72,11 +72,10 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 		opts.StallTimeout = DefaultStallTimeout
 	}
 	res := PullResult{ID: id}
-	m, err := Load(ctx, st, id)
+	flat, root, err := loadRoot(ctx, st, id)
 	if err != nil {
 		return res, err
 	}
-	res.Files, res.Bytes = m.Files()
 	target, err := filepath.Abs(dir)
 	if err != nil {
 		return res, err
@@ -102,15 +101,16 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 			pl.abort()
 		}
 	}()
-	if err := materialize(ctx, st, m, pl.stage, opts, &res); err != nil {
+	mat, err := materialize(ctx, st, flat, root, pl.stage, opts, &res)
+	if err != nil {
 		return res, err
 	}
 	if !opts.Delete && pl.exists {
-		if err := keepExtras(ctx, m, target, pl.stage, pl.inside); err != nil {
+		if err := keepExtras(ctx, target, pl.stage, pl.inside); err != nil {
 			return res, err
 		}
 	}
-	if err := finishDirs(m, pl.stage); err != nil {
+	if err := mat.finishDirs(pl.stage); err != nil {
 		return res, err
 	}
 	if opts.Sync {
@@ -118,86 +118,143 @@ func Pull(ctx context.Context, st store.Store, id ID, dir string, opts PullOptio
 			return res, err
 		}
 	}
-	if err := pl.commit(m, opts.Delete, opts.Logger); err != nil {
+	if err := pl.commit(mat.top, opts.Delete, opts.Logger); err != nil {
 		return res, err
 	}
 	ok = true
 	return res, nil
 }
 
-// materialize writes every entry of m under root: directories and empty
-// files first (directories owner writable until finishDirs), then file
-// contents in parallel, then symlinks.
-func materialize(ctx context.Context, st store.Store, m *Manifest, root string, opts PullOptions, res *PullResult) error {
-	var total int64
-	for _, e := range m.Entries {
-		p := filepath.Join(root, filepath.FromSlash(e.Path))
-		switch e.Type {
-		case TypeDir:
-			if err := os.Mkdir(p, 0o700); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
-			}
-		case TypeFile:
-			total += e.Size
-			if len(e.Chunks) > 0 {
-				continue // created by the download
-			}
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-			if err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
-			}
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
-			}
-		}
-	}
-	opts.Progress.SetTotal(total)
-	n, err := download(ctx, st, m, root, opts)
-	res.BytesDownloaded = n
+// materialized is what a pull remembers of the tree it wrote: the
+// directories, whose modes and mtimes are set last, and the top-level names.
+type materialized struct {
+	dirs []dirMeta // in walk order: a directory before what it holds
+	top  []string
+}
+
+type dirMeta struct {
+	path  string
+	mode  uint32
+	mtime int64
+}
+
+// materialize writes every entry of tree res.ID under root in one walk over
+// its documents: directories (owner writable until finishDirs), empty
+// files and symlinks as they come, file contents by download, in parallel,
+// as the walk goes on. Each file gets its mode and mtime after its last
+// chunk. Memory holds the directories' metadata, not the files'.
+func materialize(ctx context.Context, st store.Store, flat *Manifest, doc *dirDoc, root string, opts PullOptions, res *PullResult) (*materialized, error) {
+	// The index says which chunks are in packs; it is read before the walk
+	// and held whole (see the README on memory at a million files).
+	ix, _, err := loadIndex(ctx, st, res.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, e := range m.Entries {
-		p := filepath.Join(root, filepath.FromSlash(e.Path))
-		switch e.Type {
-		case TypeFile:
-			mode := e.Mode
-			if !opts.KeepSetID && mode&0o6000 != 0 {
-				mode &^= 0o6000
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	mat := &materialized{}
+	files := make(chan *Entry)
+	var total int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(files)
+		// Before each directory document is read, download is told to
+		// send the packed chunks it gathered (see walkPause).
+		pause := func(ID) bool {
+			select {
+			case files <- walkPause:
+			case <-ctx.Done():
+			}
+			return true
+		}
+		err := walkRoot(ctx, st, flat, doc, pause, func(e *Entry) error {
+			if !strings.Contains(e.Path, "/") {
+				mat.top = append(mat.top, e.Path)
+			}
+			p := filepath.Join(root, filepath.FromSlash(e.Path))
+			switch e.Type {
+			case TypeDir:
+				if err := os.Mkdir(p, 0o700); err != nil {
+					return fmt.Errorf("pull %s: %w", e.Path, err)
+				}
+				mat.dirs = append(mat.dirs, dirMeta{e.Path, e.Mode, e.MTime})
+				return nil
+			case TypeSymlink:
+				if err := os.Symlink(e.Target, p); err != nil {
+					return fmt.Errorf("pull %s: %w", e.Path, err)
+				}
+				if err := setMTime(p, e.MTime); err != nil {
+					return fmt.Errorf("pull %s: %w", e.Path, err)
+				}
+				return nil
+			}
+			res.Files++
+			res.Bytes += e.Size
+			if !opts.KeepSetID && e.Mode&0o6000 != 0 {
+				e.Mode &^= 0o6000
 				opts.Logger.Warn("dropped the setuid/setgid bits of a restored file (stage pull --keep-setid keeps them)", "path", e.Path)
 			}
-			if err := os.Chmod(p, fileMode(mode)); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
+			if len(e.Chunks) == 0 {
+				f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+				if err != nil {
+					return fmt.Errorf("pull %s: %w", e.Path, err)
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("pull %s: %w", e.Path, err)
+				}
+				return finishFile(e, p)
 			}
-			if err := setMTime(p, e.MTime); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
+			total += e.Size
+			opts.Progress.SetTotal(total)
+			select {
+			case files <- e:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
 			}
-		case TypeSymlink:
-			if err := os.Symlink(e.Target, p); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
-			}
-			if err := setMTime(p, e.MTime); err != nil {
-				return fmt.Errorf("pull %s: %w", e.Path, err)
-			}
+		})
+		if err != nil {
+			cancel(err)
 		}
+	}()
+	// download returns once the walk closed files, or with the walk's
+	// error (it cancels ctx before it closes files).
+	n, err := download(ctx, st, res.ID, ix, files, root, opts, finishFile)
+	if err != nil {
+		cancel(err) // stop the walk
+	}
+	<-done
+	res.BytesDownloaded = n
+	if err != nil {
+		return nil, err
+	}
+	return mat, nil
+}
+
+// finishFile sets a restored file's mode and mtime, once its content is
+// written.
+func finishFile(e *Entry, p string) error {
+	if err := os.Chmod(p, fileMode(e.Mode)); err != nil {
+		return fmt.Errorf("pull %s: %w", e.Path, err)
+	}
+	if err := setMTime(p, e.MTime); err != nil {
+		return fmt.Errorf("pull %s: %w", e.Path, err)
 	}
 	return nil
 }
 
 // finishDirs sets directory modes and mtimes, deepest first, after nothing
 // else will be written into them.
-func finishDirs(m *Manifest, root string) error {
-	for i := len(m.Entries) - 1; i >= 0; i-- {
-		e := m.Entries[i]
-		if e.Type != TypeDir {
-			continue
+func (mat *materialized) finishDirs(root string) error {
+	for i := len(mat.dirs) - 1; i >= 0; i-- {
+		d := mat.dirs[i]
+		p := filepath.Join(root, filepath.FromSlash(d.path))
+		if err := os.Chmod(p, fileMode(d.mode)); err != nil {
+			return fmt.Errorf("pull %s: %w", d.path, err)
 		}
-		p := filepath.Join(root, filepath.FromSlash(e.Path))
-		if err := os.Chmod(p, fileMode(e.Mode)); err != nil {
-			return fmt.Errorf("pull %s: %w", e.Path, err)
-		}
-		if err := setMTime(p, e.MTime); err != nil {
-			return fmt.Errorf("pull %s: %w", e.Path, err)
+		if err := setMTime(p, d.mtime); err != nil {
+			return fmt.Errorf("pull %s: %w", d.path, err)
 		}
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,4 +200,79 @@ func TestPullTargetNotADir(t *testing.T) {
 	if b, _ := os.ReadFile(file); string(b) != "x" {
 		t.Error("file changed")
 	}
+}
+
+// A packed chunk that is damaged, cut short or whose pack is gone fails
+// the pull naming the file and digest, leaves the target as it was, and
+// shows in Verify.
+func TestPullBadPackedChunk(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		src := sampleTree(t)
+		res := push(t, st, src, PushOptions{})
+		m, _ := Load(ctx, st, res.ID)
+		var victim Entry
+		for _, e := range m.Entries {
+			if e.Path == "data/shard-1" {
+				victim = e
+			}
+		}
+		d := victim.Chunks[0].Digest
+		loc, err := Locate(ctx, st, res.ID, d)
+		if err != nil || !strings.HasPrefix(loc.Key, "packs/") {
+			t.Fatalf("data/shard-1 is at %+v, %v; want a pack", loc, err)
+		}
+		rc, err := st.Get(ctx, loc.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good, _ := io.ReadAll(rc)
+		rc.Close()
+		put := func(data []byte) func() error {
+			return func() error { return st.Put(ctx, loc.Key, bytes.NewReader(data), int64(len(data))) }
+		}
+		flipped := bytes.Clone(good)
+		flipped[loc.Off+loc.Len/2] ^= 1
+		cut := loc.Off + loc.Len/2
+		// A pull streams directories and reads a pack in several ranges
+		// at once, so a pack cut short fails it at whichever chunk past
+		// the cut a worker reads first: any of them is a right answer.
+		var pastCut []string
+		for _, e := range m.Entries {
+			for _, c := range e.Chunks {
+				if l, err := Locate(ctx, st, res.ID, c.Digest); err == nil && l.Key == loc.Key && l.Off+l.Len > cut {
+					pastCut = append(pastCut, c.Digest.String())
+				}
+			}
+		}
+		cases := []struct {
+			name   string
+			break_ func() error
+			want   error
+		}{
+			{"corrupt", put(flipped), ErrDigestMismatch},
+			{"truncated", put(good[:cut]), ErrDigestMismatch},
+			{"missing", func() error { return st.Delete(ctx, loc.Key) }, ErrChunkMissing},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				if err := c.break_(); err != nil {
+					t.Fatal(err)
+				}
+				dir, before := existingTarget(t)
+				_, err := Pull(ctx, st, res.ID, dir, PullOptions{})
+				// A missing pack is reported at the first of its chunks.
+				named := strings.Contains(err.Error(), d.String()) || c.want == ErrChunkMissing && strings.Contains(err.Error(), "is missing") ||
+					c.name == "truncated" && slices.ContainsFunc(pastCut, func(s string) bool { return strings.Contains(err.Error(), s) })
+				if !errors.Is(err, c.want) || !named {
+					t.Errorf("Pull = %v; want %v naming the digest", err, c.want)
+				}
+				assertUntouched(t, dir, before)
+				rep, err := Verify(ctx, st, res.ID)
+				if err != nil || rep.OK() || !errors.Is(rep.Err(), c.want) || !slices.ContainsFunc(rep.Broken, func(p Problem) bool { return p.Digest == d && p.Path == "data/shard-1" }) {
+					t.Errorf("Verify = %+v, %v; want data/shard-1 broken", rep, err)
+				}
+			})
+		}
+	})
 }

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
 )
 
 // Counter receives progress: the total once it is known, then increments.
@@ -64,8 +66,9 @@ type PushResult struct {
 	BytesRead      int64 `json:"bytes-read"`
 	BytesUploaded  int64 `json:"bytes-uploaded"`
 	ChunksUploaded int64 `json:"chunks-uploaded"`
-	FilesReused    int64 `json:"files-reused"` // matched the parent and were not read
-	Skipped        int64 `json:"skipped"`      // special files left out
+	DirsUploaded   int64 `json:"dirs-uploaded"` // directory documents stored: the changed directories
+	FilesReused    int64 `json:"files-reused"`  // matched the parent and were not read
+	Skipped        int64 `json:"skipped"`       // special files left out
 }
 
 func (o *PushOptions) defaults() {
@@ -114,12 +117,11 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err := recoverJournals(dir, opts.Logger); err != nil {
 		return res, err
 	}
-	entries, skipped, err := scan(ctx, dir, opts.Logger, opts.CrossMounts)
+	rootDev, volumeRoot, err := checkRoot(dir)
 	if err != nil {
 		return res, err
 	}
-	res.Skipped = int64(skipped)
-	// The lease comes before the parent is read or chunks are listed: a
+	// The lease comes before the parent is read or chunks are looked up: a
 	// sweep that starts later keeps what they name, and one that was
 	// already running is caught by checkNoSweep.
 	lease, err := takeLease(ctx, st, opts.Now(), opts.Name)
@@ -131,26 +133,50 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 	if err != nil {
 		return res, err
 	}
-
-	p := &pusher{st: st, dir: dir, opts: opts, known: newKnown(st), res: &res}
-	if parent != nil {
-		p.racyAfter = racyCutoff(ctx, st, Sum(mustEncode(parent)))
-	}
-	todo := p.plan(entries, parent)
-	if len(todo) > 0 {
-		if err := p.known.prime(ctx); err != nil {
-			return res, fmt.Errorf("list chunks in %s: %w", st, err)
+	newPusher := func(parent *parentTree) *pusher {
+		res = PushResult{}
+		p := &pusher{st: st, dir: dir, rootDev: rootDev, volumeRoot: volumeRoot, opts: opts, known: newKnown(st), res: &res, parent: parent}
+		if parent != nil {
+			res.Parent = parent.id
+			p.racyAfter = racyCutoff(ctx, st, parent.id)
+			parent.addChunks(p.known)
 		}
+		return p
 	}
-	if err := p.run(ctx, entries, todo); err != nil {
-		return res, err
-	}
-	m := &Manifest{Version: ManifestVersion, Entries: entries}
-	data, err := encodeChecked(m)
+	p := newPusher(parent)
+	data, err := p.pushTree(ctx)
 	if err != nil {
 		return res, err
 	}
+	// Past the walk nothing claims chunks: at a million files the set is
+	// tens of MiB that the index about to be encoded can use instead.
+	p.known = nil
 	res.ID = Sum(data)
+	// The index goes after every pack it names (pushTree waited for them)
+	// and before the tree: a stored tree's chunks can always be found. A
+	// tree identical to its parent (a no-op push) has its index already,
+	// and never reads the parent's.
+	if res.ID != res.Parent {
+		ix, err := p.treeIndex(ctx)
+		if errors.Is(err, pack.ErrBadIndex) {
+			// Without its index the parent's packed chunks this tree
+			// reuses cannot be named: store them again rather than
+			// record a tree that cannot be read.
+			opts.Logger.Warn("the parent tree's pack index is damaged; reading every file (a full push)", "parent", res.Parent.String(), "error", err.Error())
+			p = newPusher(nil)
+			if data, err = p.pushTree(ctx); err != nil {
+				return res, err
+			}
+			res.ID = Sum(data)
+			ix, err = p.treeIndex(ctx)
+		}
+		if err != nil {
+			return res, err
+		}
+		if err := storeIndex(ctx, st, res.ID, ix); err != nil {
+			return res, err
+		}
+	}
 	if err := st.Put(ctx, treeKey(res.ID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return res, fmt.Errorf("store tree %s: %w", res.ID.Short(), err)
 	}
@@ -162,11 +188,40 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 			return res, err
 		}
 	}
-	res.Files, res.Bytes = m.Files()
 	return res, nil
 }
 
-func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Manifest, error) {
+// treeIndex returns the locations of the new tree's packed chunks: those
+// this push packed and, for the chunks it reused, the parent's index. The
+// parent's index is taken whole rather than read against every directory
+// the push reused without reading: it may name chunks the new tree no
+// longer holds, which costs a few bytes and nothing else (a sweep counts
+// only the chunks its live trees hold, see planPacks, and drops the rest
+// when it rewrites an index).
+func (p *pusher) treeIndex(ctx context.Context) (pack.Index, error) {
+	if p.parent == nil {
+		return p.fresh, nil
+	}
+	ix, _, err := loadIndex(ctx, p.st, p.parent.id)
+	if err != nil {
+		return nil, err
+	}
+	for d, l := range p.fresh { // fresh wins: the parent's entry may be one it only inherited
+		ix[d] = l
+	}
+	return ix, nil
+}
+
+// parentTree is what a push compares with: the last tree's root
+// directory, whose subdirectories' documents are read only where a
+// directory changed (pushdir.go).
+type parentTree struct {
+	id   ID
+	root map[string]*Entry            // format 2: the root's entries by name
+	flat map[string]map[string]*Entry // format 1: every directory's entries by name ("" is the root)
+}
+
+func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*parentTree, error) {
 	id := opts.Parent
 	if id.IsZero() && opts.Name != "" {
 		last, ok, err := LastByName(ctx, st, opts.Name)
@@ -178,7 +233,7 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 	if id.IsZero() {
 		return nil, nil
 	}
-	m, err := Load(ctx, st, id)
+	flat, root, err := loadRoot(ctx, st, id)
 	if errors.Is(err, ErrTreeNotFound) || errors.Is(err, ErrInvalidManifest) || errors.Is(err, ErrDigestMismatch) {
 		// The parent only saves reading files: without it every file is
 		// read, and the new tree is as good. Failing here would fail every
@@ -189,20 +244,71 @@ func resolveParent(ctx context.Context, st store.Store, opts PushOptions) (*Mani
 	if err != nil {
 		return nil, fmt.Errorf("load parent tree: %w", err)
 	}
-	return m, nil
+	pt := &parentTree{id: id}
+	if root != nil {
+		pt.root = byName(root.Entries, "")
+		return pt, nil
+	}
+	pt.flat = map[string]map[string]*Entry{}
+	for i := range flat.Entries {
+		e := &flat.Entries[i]
+		dir, name := "", e.Path
+		if j := strings.LastIndexByte(e.Path, '/'); j >= 0 {
+			dir, name = e.Path[:j], e.Path[j+1:]
+		}
+		if pt.flat[dir] == nil {
+			pt.flat[dir] = map[string]*Entry{}
+		}
+		pt.flat[dir][name] = e
+	}
+	return pt, nil
+}
+
+// addChunks tells k about the chunks of the parent's entries in hand.
+func (pt *parentTree) addChunks(k *known) {
+	for _, e := range pt.root {
+		k.add(e.Chunks)
+	}
+	for _, dir := range pt.flat {
+		for _, e := range dir {
+			k.add(e.Chunks)
+		}
+	}
+}
+
+// byName indexes entries by their name below prefix.
+func byName(entries []Entry, prefix string) map[string]*Entry {
+	m := make(map[string]*Entry, len(entries))
+	for i := range entries {
+		m[entries[i].Path[len(prefix):]] = &entries[i]
+	}
+	return m
 }
 
 type pusher struct {
 	// racyAfter: parent entries with an mtime at or after this (Unix ns)
 	// are read again (see racyCutoff).
-	racyAfter int64
-	st        store.Store
-	dir       string
-	opts      PushOptions
-	known     *known
-	res       *PushResult
-	// chunkBytes counts the bytes uploaded; read by the result.
-	uploaded, chunks, read atomic.Int64
+	racyAfter  int64
+	st         store.Store
+	dir        string
+	rootDev    uint64
+	volumeRoot bool // dir is a volume's root: its lost+found is left out
+	opts       PushOptions
+	known      *known
+	res        *PushResult
+	parent     *parentTree // nil: no parent
+	// Set by pushTree for the walk.
+	up      *uploader
+	packer  *packer
+	fresh   pack.Index // where this push packed its chunks, once all are stored
+	cancel  context.CancelCauseFunc
+	dirSem  chan struct{}
+	dirWG   sync.WaitGroup
+	walkers chan struct{} // spare directory walkers
+	mu      sync.Mutex    // guards res's counts and total while walkers run
+	total   int64         // bytes to read found so far
+	// Counted by the upload workers; read by the result.
+	uploaded, chunks, read, dirs atomic.Int64
 }
 
 // racyWindow covers file systems' timestamp granularity and the clock
@@ -220,102 +326,6 @@ func racyCutoff(ctx context.Context, st store.Store, parent ID) int64 {
 		return math.MinInt64
 	}
 	return info.ModTime.Add(-racyWindow).UnixNano()
-}
-
-// plan copies chunk lists from the parent for files that match it and
-// returns the indexes of the files that must be read.
-func (p *pusher) plan(entries []Entry, parent *Manifest) []int {
-	prev := map[string]*Entry{}
-	if parent != nil {
-		for i := range parent.Entries {
-			e := &parent.Entries[i]
-			p.known.add(e.Chunks)
-			prev[e.Path] = e
-		}
-		p.res.Parent = Sum(mustEncode(parent))
-	}
-	var todo []int
-	var total int64
-	for i := range entries {
-		e := &entries[i]
-		if e.Type != TypeFile {
-			continue
-		}
-		if pe := prev[e.Path]; pe != nil && !p.opts.Rehash && pe.Type == TypeFile && pe.Size == e.Size && pe.MTime == e.MTime && pe.MTime < p.racyAfter {
-			e.Chunks = pe.Chunks
-			p.res.FilesReused++
-			continue
-		}
-		todo = append(todo, i)
-		total += e.Size
-	}
-	p.opts.Progress.SetTotal(total)
-	return todo
-}
-
-// encodeChecked encodes m and decodes the bytes again before anything is
-// stored: a manifest that would not read back exactly as scanned (a name the
-// encoding cannot carry, say) fails the push instead of every later pull.
-func encodeChecked(m *Manifest) ([]byte, error) {
-	data, err := m.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
-	}
-	back, err := DecodeManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("encode manifest: it does not read back: %w", err)
-	}
-	if len(back.Entries) != len(m.Entries) {
-		return nil, fmt.Errorf("encode manifest: %w: %d entries read back as %d", ErrInvalidManifest, len(m.Entries), len(back.Entries))
-	}
-	for i := range m.Entries {
-		if !m.Entries[i].same(&back.Entries[i]) {
-			return nil, fmt.Errorf("encode manifest: %w: %q does not read back as itself", ErrInvalidManifest, m.Entries[i].Path)
-		}
-	}
-	return data, nil
-}
-
-func mustEncode(m *Manifest) []byte {
-	b, _ := m.Encode()
-	return b
-}
-
-// run reads the todo files and feeds new chunks to Concurrency uploaders.
-// Files cut by a chunker have their own Concurrency/2 readers, which bounds
-// the chunkers' buffers; Concurrency more read small files meanwhile, so
-// the store gets both kinds of request at once. The first error cancels
-// everything.
-func (p *pusher) run(ctx context.Context, entries []Entry, todo []int) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	up := newUploader(ctx, p.st, p.opts.Concurrency, p.opts.StallTimeout, func(n int) {
-		p.uploaded.Add(int64(n))
-		p.chunks.Add(1)
-	}, cancel)
-	var small, large []int
-	for _, i := range todo {
-		if entries[i].Size > minChunk {
-			large = append(large, i)
-		} else {
-			small = append(small, i)
-		}
-	}
-	var wg sync.WaitGroup
-	read := func(i int) {
-		if err := p.readFile(ctx, &entries[i], up); err != nil {
-			cancel(err)
-		}
-	}
-	feed(ctx, &wg, small, p.opts.Concurrency, read)
-	feed(ctx, &wg, large, max(1, p.opts.Concurrency/2), read)
-	wg.Wait()
-	up.close()
-	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
 }
 
 // feed runs fn on each of items with n workers until ctx is done.
@@ -365,11 +375,15 @@ func (p *pusher) emit(ctx context.Context, data []byte, owned bool, e *Entry, up
 	e.Chunks = append(e.Chunks, Chunk{Digest: d, Size: int64(len(data))})
 	p.read.Add(int64(len(data)))
 	p.opts.Progress.Add(int64(len(data)))
-	need, err := p.known.claim(ctx, d)
+	need, err := p.known.claim(ctx, d, int64(len(data)))
 	if err != nil || !need {
 		return err
 	}
-	return up.send(ctx, d, data, owned)
+	p.chunks.Add(1)
+	if packed(int64(len(data))) {
+		return p.packer.add(ctx, d, data)
+	}
+	return up.send(ctx, chunkKey(d), "chunk "+d.Short(), data, owned)
 }
 
 var _ io.Reader = (*bytes.Reader)(nil)

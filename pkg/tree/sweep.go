@@ -41,8 +41,12 @@ type SweepOptions struct {
 type SweepResult struct {
 	LiveTrees     int   `json:"live-trees"` // roots: live plus recent trees
 	TreesDeleted  int   `json:"trees-deleted"`
+	DirsDeleted   int   `json:"dirs-deleted"` // directory documents (dirdoc.go)
 	ChunksKept    int   `json:"chunks-kept"`
 	ChunksDeleted int   `json:"chunks-deleted"`
+	PacksKept     int   `json:"packs-kept"`
+	PacksDeleted  int   `json:"packs-deleted"`  // holding nothing live
+	PacksRepacked int   `json:"packs-repacked"` // mostly dead: live chunks copied, then deleted
 	BytesDeleted  int64 `json:"bytes-deleted"`
 	ActivePushes  int   `json:"active-pushes"`
 }
@@ -93,17 +97,26 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 		return res, err
 	}
 	res.LiveTrees = len(roots)
-	keep := map[ID]bool{}
-	for _, id := range roots {
-		m, err := Load(ctx, st, id)
-		if err != nil {
-			return res, fmt.Errorf("sweep: %w", err)
+	keep, keepDirs, err := markLive(ctx, st, roots)
+	if err != nil {
+		return res, err
+	}
+	var doomedDirs []string
+	err = st.List(ctx, "dirs/", func(info store.Info) error {
+		id, err := ParseID(path.Base(info.Key))
+		if err != nil || keepDirs[id] || info.ModTime.After(cutoff) {
+			return nil
 		}
-		for _, e := range m.Entries {
-			for _, c := range e.Chunks {
-				keep[c.Digest] = true
-			}
-		}
+		doomedDirs = append(doomedDirs, info.Key)
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("sweep: list directory documents: %w", err)
+	}
+	res.DirsDeleted = len(doomedDirs)
+	ps, err := planPacks(ctx, st, roots, keep, cutoff)
+	if err != nil {
+		return res, err
 	}
 	var doomed []string
 	err = st.List(ctx, "chunks/", func(info store.Info) error {
@@ -121,10 +134,17 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 		return res, fmt.Errorf("sweep: list chunks: %w", err)
 	}
 	res.TreesDeleted = len(doomedTrees)
+	res.PacksKept, res.PacksDeleted, res.PacksRepacked = ps.kept, len(ps.doomedPacks), len(ps.repack)
+	res.BytesDeleted += ps.doomedBytes
 	if opts.DryRun {
 		return res, nil
 	}
-	// Trees and their names go first: a tree must never outlive its chunks.
+	if res.PacksRepacked, err = ps.repackAll(ctx); err != nil {
+		return res, err
+	}
+	res.PacksDeleted = len(ps.doomedPacks) - res.PacksRepacked
+	// Trees and their names go first, then directory documents: a tree
+	// must never outlive its documents or its chunks.
 	var treeKeys []string
 	for id := range doomedTrees {
 		treeKeys = append(treeKeys, treeKey(id))
@@ -133,12 +153,39 @@ func Sweep(ctx context.Context, st store.Store, live []ID, opts SweepOptions) (S
 	if err != nil {
 		return res, err
 	}
-	for _, keys := range [][]string{nameKeys, treeKeys, doomed} {
+	// An index goes before the packs it names, and after its tree.
+	for _, keys := range [][]string{nameKeys, treeKeys, doomedDirs, ps.doomedIndexes, ps.doomedPacks, doomed} {
 		if err := mk.deleteAll(ctx, keys, opts.Logger); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// markLive returns the chunks and directory documents the roots name. A
+// document shared by several roots (a directory unchanged between pushes)
+// is read once.
+func markLive(ctx context.Context, st store.Store, roots []ID) (chunks, dirs map[ID]bool, err error) {
+	chunks, dirs = map[ID]bool{}, map[ID]bool{}
+	enter := func(id ID) bool {
+		if dirs[id] {
+			return false
+		}
+		dirs[id] = true
+		return true
+	}
+	for _, id := range roots {
+		err := walkTree(ctx, st, id, enter, func(e *Entry) error {
+			for _, c := range e.Chunks {
+				chunks[c.Digest] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("sweep: %w", err)
+		}
+	}
+	return chunks, dirs, nil
 }
 
 // marker is a running sweep's record, kept fresh by a heartbeat.

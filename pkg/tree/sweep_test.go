@@ -83,7 +83,7 @@ func TestSweepStopsWhenMarkerStale(t *testing.T) {
 	h := newHookStore(base)
 	h.failPut = func(key string, n int) bool { return strings.HasPrefix(key, "sweeps/") && n > 0 }
 	h.onList = func(prefix string) {
-		if prefix == "chunks/" {
+		if prefix == "packs/" {
 			time.Sleep(sweepStaleAfter) // a store slow enough for the marker to go stale
 		}
 	}
@@ -92,9 +92,9 @@ func TestSweepStopsWhenMarkerStale(t *testing.T) {
 		t.Fatalf("Sweep with a failing heartbeat = %v, want ErrSweepStalled", err)
 	}
 	n := 0
-	_ = base.List(context.Background(), "chunks/", func(store.Info) error { n++; return nil })
+	_ = base.List(context.Background(), "packs/", func(store.Info) error { n++; return nil })
 	if n != 1 {
-		t.Errorf("%d chunks left, want the 1 the stalled sweep must not delete", n)
+		t.Errorf("%d packs left, want the 1 the stalled sweep must not delete", n)
 	}
 }
 
@@ -219,26 +219,26 @@ func (b *batchStore) Delete(ctx context.Context, key string) error {
 
 func TestSweepDeletesInBatches(t *testing.T) {
 	base, _ := newFileStore(t)
-	src := t.TempDir()
 	for i, name := range []string{"a", "b", "c"} {
+		src := t.TempDir()
 		writeFile(t, src, name, randBytes(int64(50+i), 100), 0o644, epoch)
+		push(t, base, src, PushOptions{}) // a pack each
 	}
-	push(t, base, src, PushOptions{})
 	st := &batchStore{Store: base}
 	res, err := Sweep(context.Background(), st, nil, SweepOptions{Now: func() time.Time { return time.Now().Add(time.Hour) }})
-	if err != nil || res.ChunksDeleted != 3 {
+	if err != nil || res.PacksDeleted != 3 || res.TreesDeleted != 3 {
 		t.Fatalf("Sweep = %+v, %v", res, err)
 	}
-	chunkBatches := 0
+	packBatches := 0
 	for _, b := range st.batches {
-		if strings.HasPrefix(b[0], "chunks/") {
-			chunkBatches++
+		if strings.HasPrefix(b[0], "packs/") {
+			packBatches++
 			if len(b) != 3 {
-				t.Errorf("chunk batch of %d keys, want all 3", len(b))
+				t.Errorf("pack batch of %d keys, want all 3", len(b))
 			}
 		}
 	}
-	if chunkBatches != 1 {
-		t.Errorf("%d chunk delete batches, want 1 (singles: %d)", chunkBatches, st.singles)
+	if packBatches != 1 {
+		t.Errorf("%d pack delete batches, want 1 (singles: %d)", packBatches, st.singles)
 	}
 }

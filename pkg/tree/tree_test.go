@@ -64,12 +64,44 @@ func TestDedup(t *testing.T) {
 		if first.BytesUploaded != int64(len(same)) {
 			t.Errorf("three identical files uploaded %d bytes, want %d", first.BytesUploaded, len(same))
 		}
-		// Another tree, no parent, same content: nothing to upload.
+		// Another tree, same content under a new path, with the first as
+		// parent: read again, nothing to upload.
 		other := t.TempDir()
 		writeFile(t, other, "copy", same, 0o600, epoch.Add(time.Minute))
-		second := push(t, st, other, PushOptions{})
+		second := push(t, st, other, PushOptions{Parent: first.ID})
 		if second.BytesUploaded != 0 || second.BytesRead != int64(len(same)) {
 			t.Errorf("second run: %+v, want all read and nothing uploaded", second)
+		}
+	})
+}
+
+// Without a parent, a push finds large chunks already stored (one lookup
+// each) and packs small ones again rather than search the store for them.
+func TestDedupWithoutParent(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		src := t.TempDir()
+		big := randBytes(8, 6<<20)
+		writeFile(t, src, "big", big, 0o644, epoch)
+		writeFile(t, src, "small", randBytes(9, 10<<10), 0o644, epoch)
+		first := push(t, st, src, PushOptions{})
+		m, err := Load(context.Background(), st, first.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var small int64
+		for _, e := range m.Entries {
+			for _, c := range e.Chunks {
+				if packed(c.Size) {
+					small += c.Size
+				}
+			}
+		}
+		again := push(t, st, src, PushOptions{Rehash: true})
+		if again.BytesUploaded != small {
+			t.Errorf("push without a parent uploaded %d bytes, want %d (the packed chunks only)", again.BytesUploaded, small)
+		}
+		if rep, err := Verify(context.Background(), st, again.ID); err != nil || !rep.OK() {
+			t.Errorf("Verify = %+v, %v", rep, err)
 		}
 	})
 }
@@ -223,15 +255,15 @@ func TestSweep(t *testing.T) {
 
 		// Within the grace period nothing goes.
 		res, err := Sweep(ctx, st, []ID{rb.ID}, SweepOptions{Grace: 2 * time.Hour, Now: later})
-		if err != nil || res.ChunksDeleted != 0 || res.TreesDeleted != 0 {
+		if err != nil || res.ChunksDeleted != 0 || res.PacksDeleted != 0 || res.TreesDeleted != 0 {
 			t.Fatalf("sweep in grace: %+v, %v", res, err)
 		}
 		dry, err := Sweep(ctx, st, []ID{rb.ID}, SweepOptions{DryRun: true, Now: later})
-		if err != nil || dry.ChunksDeleted != 1 || dry.TreesDeleted != 1 {
+		if err != nil || dry.PacksDeleted != 1 || dry.TreesDeleted != 1 {
 			t.Fatalf("dry run: %+v, %v", dry, err)
 		}
 		res, err = Sweep(ctx, st, []ID{rb.ID}, SweepOptions{Now: later})
-		if err != nil || res.ChunksDeleted != 1 || res.TreesDeleted != 1 {
+		if err != nil || res.PacksDeleted != 1 || res.TreesDeleted != 1 {
 			t.Fatalf("sweep: %+v, %v", res, err)
 		}
 		if _, err := Load(ctx, st, ra.ID); !errors.Is(err, ErrTreeNotFound) {

@@ -27,8 +27,9 @@ type uploader struct {
 }
 
 type upJob struct {
-	d   ID
-	buf []byte
+	key   string
+	label string // for messages: "chunk 1a2b…", "pack 3c4d…"
+	buf   []byte
 }
 
 func newUploader(ctx context.Context, st store.Store, workers int, stall time.Duration, done func(int), cancel context.CancelCauseFunc) *uploader {
@@ -40,9 +41,9 @@ func newUploader(ctx context.Context, st store.Store, workers int, stall time.Du
 	return u
 }
 
-// send queues data; unless owned (the caller will not touch it again), a
-// copy, since the chunker reuses its buffer.
-func (u *uploader) send(ctx context.Context, d ID, data []byte, owned bool) error {
+// send queues data for key; unless owned (the caller will not touch it
+// again), a copy, since the chunker reuses its buffer.
+func (u *uploader) send(ctx context.Context, key, label string, data []byte, owned bool) error {
 	if err := u.budget.acquire(ctx, int64(len(data))); err != nil {
 		return context.Cause(ctx)
 	}
@@ -53,7 +54,7 @@ func (u *uploader) send(ctx context.Context, d ID, data []byte, owned bool) erro
 		buf = append([]byte(nil), data...)
 	}
 	select {
-	case u.queue <- upJob{d, buf}:
+	case u.queue <- upJob{key, label, buf}:
 		return nil
 	case <-ctx.Done():
 		u.budget.release(int64(len(data)))
@@ -68,9 +69,9 @@ func (u *uploader) work(ctx context.Context) {
 			continue // drain after a failure
 		}
 		data := j.buf
-		err := u.put(ctx, j.d, data)
+		err := u.put(ctx, j.key, j.label, data)
 		if err != nil {
-			u.cancel(fmt.Errorf("upload chunk %s: %w", j.d.Short(), err))
+			u.cancel(fmt.Errorf("upload %s: %w", j.label, err))
 		} else {
 			u.done(len(data))
 		}
@@ -89,18 +90,18 @@ func (u *uploader) close() {
 // this rate.
 const minUploadRate = 256 << 10 // bytes per second
 
-// put uploads one chunk, giving each attempt a deadline so that a stalled
+// put uploads one chunk or pack, giving each attempt a deadline so that a stalled
 // connection (a server that stops reading or answering) cannot hold the
 // push forever, and trying again, up to fetchAttempts times, when the
-// attempt stalled or the store reports a transient failure. A chunk PUT is
-// idempotent.
-func (u *uploader) put(ctx context.Context, d ID, data []byte) error {
+// attempt stalled or the store reports a transient failure. Chunk and pack
+// PUTs are idempotent: their keys are their content's digest.
+func (u *uploader) put(ctx context.Context, key, label string, data []byte) error {
 	limit := u.stall + time.Duration(int64(len(data))*int64(time.Second)/minUploadRate)
 	pause := fetchBackoff
 	for attempt := 1; ; attempt++ {
-		stalled := fmt.Errorf("%w: upload of chunk %s made no progress for %s", store.ErrTransient, d.Short(), limit)
+		stalled := fmt.Errorf("%w: upload of %s made no progress for %s", store.ErrTransient, label, limit)
 		c, cancel := context.WithTimeoutCause(ctx, limit, stalled)
-		err := u.st.Put(c, chunkKey(d), bytes.NewReader(data), int64(len(data)))
+		err := u.st.Put(c, key, bytes.NewReader(data), int64(len(data)))
 		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(c), stalled) {
 			err = stalled
 		}

@@ -134,8 +134,8 @@ func report(c *cli.Context, e *env, res catalog.PruneResult, dry bool) error {
 	}
 	fmt.Fprintf(e.out, "%d kept, %d %s, %d failed\n", len(res.Kept), len(res.Removed), verb, len(res.Failed))
 	if s := res.Sweep; s != nil {
-		fmt.Fprintf(e.out, "sweep: %d live trees, %d trees and %d chunks (%s) %s, %d pushes in progress\n",
-			s.LiveTrees, s.TreesDeleted, s.ChunksDeleted, progress.Bytes(s.BytesDeleted), map[bool]string{true: "to delete", false: "deleted"}[dry], s.ActivePushes)
+		fmt.Fprintf(e.out, "sweep: %d live trees, %d trees, %d chunks and %d packs (%s) %s, %d packs repacked, %d pushes in progress\n",
+			s.LiveTrees, s.TreesDeleted, s.ChunksDeleted, s.PacksDeleted, progress.Bytes(s.BytesDeleted), map[bool]string{true: "to delete", false: "deleted"}[dry], s.PacksRepacked, s.ActivePushes)
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func TestPruneRetention(t *testing.T) {
 	})
 
 	t.Run("keep last 2", func(t *testing.T) {
-		before := countKeys(t, b.st, "chunks/")
+		before := countKeys(t, b.st, "chunks/") + countKeys(t, b.st, "packs/")
 		r := runCatalog(t, append(slices.Clone(args), "--keep-last", "2", "--grace", "0")...)
 		if r.code != 0 || !strings.Contains(r.stdout, "removed train/"+recs[0]) || !strings.Contains(r.stdout, "removed train/"+recs[1]) {
 			t.Fatalf("exit %d:\n%s", r.code, r.stdout)
@@ -72,8 +72,8 @@ func TestPruneRetention(t *testing.T) {
 		if got := ids(t, b.st, "train"); !slices.Equal(got, recs[2:]) {
 			t.Fatalf("left %v, want %v", got, recs[2:])
 		}
-		if after := countKeys(t, b.st, "chunks/"); after >= before {
-			t.Fatalf("the sweep deleted no chunk (%d before, %d after)", before, after)
+		if after := countKeys(t, b.st, "chunks/") + countKeys(t, b.st, "packs/"); after >= before {
+			t.Fatalf("the sweep deleted no chunk or pack (%d before, %d after)", before, after)
 		}
 		// What is left, in this pipeline and the other, is intact: the
 		// sweep counted every pipeline's trees as live.
@@ -136,7 +136,7 @@ func TestPruneDuringPush(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			b := newBackend(t)
-			shared := random(20000, 7)
+			shared := random(3<<20, 7) // a single object, found in the store by one lookup
 			dir := filepath.Join(t.TempDir(), "ckpt")
 			testsupport.WriteFiles(t, dir, map[string]string{"a-shared.bin": shared, "old.bin": random(9000, 8)})
 			old := take(t, b.st, "train", dir)
@@ -207,12 +207,15 @@ func TestPruneDuringPush(t *testing.T) {
 	}
 }
 
-// age backdates every chunk and tree in a file store.
+// age backdates every chunk, pack, index and tree in a file store.
 func age(t *testing.T, root string, d time.Duration) {
 	t.Helper()
 	when := time.Now().Add(-d)
-	for _, sub := range []string{"chunks", "trees"} {
+	for _, sub := range []string{"chunks", "packs", "index", "trees"} {
 		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, e fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && p == filepath.Join(root, sub) {
+				return nil // nothing of this kind stored
+			}
 			if err != nil || e.IsDir() {
 				return err
 			}

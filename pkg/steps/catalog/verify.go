@@ -50,8 +50,8 @@ func verify(c *cli.Context) error {
 			return err
 		}
 	}
-	var reports []catalog.Report
 	var problems []string
+	var recs []*restorepoint.Record
 	for _, id := range ids {
 		rec, err := restorepoint.Get(c.Context, e.st, e.pipeline, id, false)
 		if errors.Is(err, restorepoint.ErrCorrupt) {
@@ -62,11 +62,14 @@ func verify(c *cli.Context) error {
 			return err
 		}
 		e.log.Info("verifying", "restorePoint", id, "trees", len(rec.Trees), "kanisterActions", len(rec.Kanister))
-		rep, err := catalog.Verify(c.Context, e.st, rec)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, rep)
+		recs = append(recs, rec)
+	}
+	// All at once: a pack shared by many restore points is read once.
+	reports, err := catalog.VerifyAll(c.Context, e.st, recs)
+	if err != nil {
+		return err
+	}
+	for _, rep := range reports {
 		problems = append(problems, rep.Problems()...)
 	}
 	if err := (outputs.Writer{Dir: c.String("outputs-dir")}).Files(outputs.Values{

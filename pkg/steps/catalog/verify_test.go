@@ -1,8 +1,10 @@
 package catalog_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,12 +13,31 @@ import (
 	"github.com/mlstate/mlstate/pkg/exitcode"
 	"github.com/mlstate/mlstate/pkg/kanister"
 	"github.com/mlstate/mlstate/pkg/restorepoint"
+	"github.com/mlstate/mlstate/pkg/store"
 	"github.com/mlstate/mlstate/pkg/testsupport"
 	"github.com/mlstate/mlstate/pkg/tree"
 )
 
-// chunkKey is where pkg/tree stores a chunk (its documented layout).
-func chunkKey(d tree.ID) string { return "chunks/" + d.String()[:2] + "/" + d.String() }
+// damage flips the bytes of one stored chunk, wherever it is.
+func damage(t *testing.T, st store.Store, loc tree.Location) {
+	t.Helper()
+	ctx := context.Background()
+	rc, err := st.Get(ctx, loc.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := loc.Off; i < loc.Off+loc.Len; i++ {
+		data[i] ^= 0xff
+	}
+	if err := st.Put(ctx, loc.Key, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestVerifyFindsCorruptAndMissingChunks(t *testing.T) {
 	for name, newBackend := range backends {
@@ -25,7 +46,7 @@ func TestVerifyFindsCorruptAndMissingChunks(t *testing.T) {
 			b := newBackend(t)
 			dir := filepath.Join(t.TempDir(), "data")
 			testsupport.WriteFiles(t, dir, map[string]string{
-				"good.txt": "fine", "corrupt.bin": random(5000, 2), "gone/missing.bin": random(7000, 3),
+				"good.txt": "fine", "corrupt.bin": random(5000, 2), "gone/missing.bin": random(3<<20, 3),
 			})
 			rec := take(t, b.st, "train", dir)
 			args := []string{"verify", "--store", b.url, "--pipeline", "train", "--outputs-dir", t.TempDir()}
@@ -44,11 +65,18 @@ func TestVerifyFindsCorruptAndMissingChunks(t *testing.T) {
 					digest[e.Path] = e.Chunks[0].Digest
 				}
 			}
-			bad := "not the content this digest names"
-			if err := b.st.Put(ctx, chunkKey(digest["corrupt.bin"]), strings.NewReader(bad), int64(len(bad))); err != nil {
+			// corrupt.bin is packed: flip its bytes inside its pack.
+			// missing.bin is large enough to be a single object: delete it.
+			loc, err := tree.Locate(ctx, b.st, id, digest["corrupt.bin"])
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.st.Delete(ctx, chunkKey(digest["gone/missing.bin"])); err != nil {
+			damage(t, b.st, loc)
+			loc, err = tree.Locate(ctx, b.st, id, digest["gone/missing.bin"])
+			if err != nil || loc.Off != 0 || !strings.HasPrefix(loc.Key, "chunks/") {
+				t.Fatalf("missing.bin's first chunk is at %+v, %v; want a single object", loc, err)
+			}
+			if err := b.st.Delete(ctx, loc.Key); err != nil {
 				t.Fatal(err)
 			}
 

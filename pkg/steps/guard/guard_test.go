@@ -178,7 +178,7 @@ func TestGuardRestoreFailureExits70(t *testing.T) {
 	// The command destroys the staged chunks as well as the workspace, so
 	// the restore cannot succeed.
 	r := runGuard(t, "--store", "file://"+storeDir, "--pipeline", "train", "--stage", ws, "--outputs-dir", t.TempDir(),
-		"--", "sh", "-c", `rm -rf "$3/chunks"; `+vandal, "sh", ws, "5", storeDir)
+		"--", "sh", "-c", `rm -rf "$3/chunks" "$3/packs"; `+vandal, "sh", ws, "5", storeDir)
 	if r.code != exitcode.RestoreAfterFailure {
 		t.Fatalf("exit %d, want %d", r.code, exitcode.RestoreAfterFailure)
 	}

@@ -122,9 +122,13 @@ func TestExitCodes(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	id := readOutput(t, outs, "tree")
-	// Corrupt the only chunk.
 	sum := "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73" // sha256("content")
-	if err := os.WriteFile(filepath.Join(strings.TrimPrefix(fileStore, "file://"), "chunks", sum[:2], sum), []byte("CONTENT"), 0o644); err != nil {
+	// Corrupt the only chunk: the one pack holds nothing else.
+	packs, err := filepath.Glob(filepath.Join(strings.TrimPrefix(fileStore, "file://"), "packs", "*", "*"))
+	if err != nil || len(packs) != 1 {
+		t.Fatalf("packs %v, %v; want one", packs, err)
+	}
+	if err := os.WriteFile(packs[0], []byte("CONTENT"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -37,7 +37,10 @@ type Store struct {
 	root string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.RangeGetter = (*Store)(nil)
+)
 
 // New opens (and creates, when create is true) the directory root.
 func New(root string, create bool) (*Store, error) {
@@ -177,6 +180,22 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("get %s: %w", key, classify(err))
 	}
 	return f, nil
+}
+
+// GetRange opens n bytes of key from off.
+func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	p, err := s.file(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, classify(err))
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, off, n), f}, nil
 }
 
 // Stat describes key.

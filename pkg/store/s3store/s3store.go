@@ -46,7 +46,10 @@ type Store struct {
 	prefix string // "" or "prefix/"
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.RangeGetter = (*Store)(nil)
+)
 
 // New connects to the bucket and checks that it exists (creating it when
 // cfg.CreateBucket is set), so a wrong endpoint, credentials or bucket are
@@ -204,6 +207,19 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 // a missing key is reported by Get itself.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	body, _, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.cfg.Bucket, s.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, s.translate(err))
+	}
+	return readCloser{body, s, key}, nil
+}
+
+// GetRange opens n bytes of key from off with one Range request.
+func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+n-1); err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	body, _, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.cfg.Bucket, s.prefix+key, opts)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, s.translate(err))
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteMany", testDeleteMany},
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"String", testString},
+		{"GetRange", testGetRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -246,5 +247,29 @@ func testDeleteMany(t *testing.T, st store.Store) {
 	}
 	if len(left) != 1 || left[0] != "m/keep" {
 		t.Errorf("after DeleteMany, left %v, want [m/keep]", left)
+	}
+}
+
+func testGetRange(t *testing.T, st store.Store) {
+	if _, ok := st.(store.RangeGetter); !ok {
+		t.Errorf("%T reads ranges by reading from the start; implement store.RangeGetter", st)
+	}
+	val := strings.Repeat("0123456789", 100)
+	put(t, st, "packs/r", val)
+	for _, c := range []struct{ off, n int64 }{{0, 10}, {5, 20}, {990, 10}, {995, 10}} {
+		rc, err := store.GetRange(context.Background(), st, "packs/r", c.off, c.n)
+		if err != nil {
+			t.Errorf("GetRange(%d, %d): %v", c.off, c.n, err)
+			continue
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		want := val[min(int(c.off), len(val)):min(int(c.off+c.n), len(val))]
+		if err != nil || string(b) != want {
+			t.Errorf("GetRange(%d, %d) = %q, %v; want %q", c.off, c.n, b, err, want)
+		}
+	}
+	if _, err := store.GetRange(context.Background(), st, "packs/missing", 0, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRange of a missing key = %v, want ErrNotFound", err)
 	}
 }

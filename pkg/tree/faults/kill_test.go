@@ -104,8 +104,10 @@ func seeded(t *testing.T) *rand.Rand {
 
 const kills = 2 // per backend and command: keeps the suite well under 2 minutes
 
-// TestKilledStagePush kills `stage push` at random points; the next push
-// succeeds and its tree is whole.
+// TestKilledStagePush kills `stage push` at random points, many of them
+// while packs are being written; no index in the store ever names a
+// missing or partial pack, and the next push succeeds and its tree is
+// whole.
 func TestKilledStagePush(t *testing.T) {
 	c := newTally(t)
 	r := seeded(t)
@@ -113,13 +115,17 @@ func TestKilledStagePush(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			src := t.TempDir()
 			writeTree(t, src, sampleFiles(3, 8<<20))
+			writeTree(t, src, smallFiles(r, 600, 8<<10))
 			full, _ := runChild(t, "stage", "push", "--store", b.url, "--name", "p", src)
 			for i := range kills {
-				// Change the tree so each push has new chunks to upload.
+				// Change the tree so each push has new chunks to upload:
+				// a large file and 4.8 MiB of small ones (two packs).
 				writeTree(t, src, map[string][]byte{"ckpt/model.bin": randomBytes(r, 8<<20)})
+				writeTree(t, src, smallFiles(r, 600, 8<<10))
 				if killAt(t, time.Duration(r.Int63n(int64(full))), "stage", "push", "--store", b.url, "--name", "p", src) {
 					c.add(1)
 				}
+				t.Logf("kill %d: %d chunk locations in the store's indexes, all in whole packs", i, indexesSound(t, b.st, nil))
 				outs := t.TempDir()
 				runChild(t, "stage", "push", "--store", b.url, "--name", "p", "--outputs-dir", outs, src)
 				id := readTree(t, outs)

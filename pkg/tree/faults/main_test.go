@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/mlstate/mlstate/pkg/store/s3store"
 	"github.com/mlstate/mlstate/pkg/testsupport"
 	"github.com/mlstate/mlstate/pkg/tree"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
 )
 
 // childEnv makes the test binary act as a step, so a test can run (and
@@ -140,4 +143,60 @@ func (k *killAfter) Add(n int64) {
 		k.done = true
 		k.kill()
 	}
+}
+
+// indexesSound fails the test unless every pack index in st (of the trees
+// in only, when only is not nil) names packs that exist and are long
+// enough for every chunk it places in them. It returns how many chunk
+// locations it checked.
+func indexesSound(t *testing.T, st store.Store, only map[tree.ID]bool) int {
+	t.Helper()
+	ctx := context.Background()
+	sizes := map[string]int64{}
+	if err := st.List(ctx, pack.Prefix, func(i store.Info) error { sizes[i.Key] = i.Size; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := st.List(ctx, pack.IndexPrefix, func(i store.Info) error { keys = append(keys, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, k := range keys {
+		id, ok := pack.ParseIndexKey(k)
+		if !ok || only != nil && !only[tree.ID(id)] {
+			continue
+		}
+		rc, err := st.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix, err := pack.Decode(data)
+		if err != nil {
+			t.Fatalf("index %s: %v", k, err)
+		}
+		for d, l := range ix {
+			size, ok := sizes[pack.Key(l.Pack)]
+			if !ok || size < l.Off+l.Len {
+				t.Fatalf("index %s places chunk %x in pack %x at %d+%d, but the pack is %s", k, d[:6], l.Pack[:6], l.Off, l.Len,
+					map[bool]string{false: "missing", true: fmt.Sprint(size, " bytes")}[ok])
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// smallFiles is n files of size bytes under dir "set", new content each
+// call: a push of them fills several packs.
+func smallFiles(r *rand.Rand, n, size int) map[string][]byte {
+	files := map[string][]byte{}
+	for i := range n {
+		files[fmt.Sprintf("set/f%04d", i)] = randomBytes(r, size)
+	}
+	return files
 }

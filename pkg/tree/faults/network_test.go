@@ -15,13 +15,13 @@ import (
 	"github.com/mlstate/mlstate/pkg/tree"
 )
 
-// onceEach injects f into the first request of method for each chunk key,
-// and passes everything else.
+// onceEach injects f into the first request of method for each chunk or
+// pack key, and passes everything else.
 func onceEach(method string, f func(n int) testsupport.Fault) func(*http.Request) testsupport.Fault {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	return func(r *http.Request) testsupport.Fault {
-		if r.Method != method || !strings.Contains(r.URL.Path, "/chunks/") {
+		if r.Method != method || !data(r) {
 			return testsupport.Pass
 		}
 		mu.Lock()
@@ -32,6 +32,11 @@ func onceEach(method string, f func(n int) testsupport.Fault) func(*http.Request
 		seen[r.URL.Path] = true
 		return f(len(seen))
 	}
+}
+
+// data reports whether r is for file content: a chunk or a pack.
+func data(r *http.Request) bool {
+	return strings.Contains(r.URL.Path, "/chunks/") || strings.Contains(r.URL.Path, "/packs/")
 }
 
 // TestNetworkFaults pushes through a proxy that corrupts the first upload
@@ -82,7 +87,7 @@ func TestNetworkFaults(t *testing.T) {
 
 	// Every download cut: transient, nothing changed.
 	p.SetFaults(func(r *http.Request) testsupport.Fault {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/chunks/") {
+		if r.Method == http.MethodGet && data(r) {
 			return testsupport.CutResponse
 		}
 		return testsupport.Pass

@@ -64,13 +64,16 @@ func TestFullTarget(t *testing.T) {
 }
 
 // TestPushPruneRace runs pushes and sweeps against each other in a loop.
-// Each push either succeeds, and its tree is whole right then, or is
-// refused as safe to retry; the last tree pushed stays whole.
+// Each push either succeeds, and its tree is whole right then (its index
+// names only whole packs: the sweep deleted none it uses), or is refused
+// as safe to retry; the last tree pushed stays whole. Each round changes
+// most small files, so sweeps also delete and repack packs.
 func TestPushPruneRace(t *testing.T) {
 	c := newTally(t)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
+			r := seeded(t)
 			src := t.TempDir()
 			writeTree(t, src, sampleFiles(6, 1<<20))
 			live := func(ctx context.Context) ([]tree.ID, error) {
@@ -89,18 +92,26 @@ func TestPushPruneRace(t *testing.T) {
 			span := 2 * int64(time.Since(began))
 			var last tree.ID
 			refused, won := 0, 0
+			packsDeleted, packsRepacked := 0, 0
 			for i := range 8 {
 				writeTree(t, src, map[string][]byte{"gen": []byte(fmt.Sprint(i)), fmt.Sprintf("new/%d", i): []byte(fmt.Sprint("fresh ", i))})
+				// Most of the small files change: the last round's packs
+				// become mostly dead.
+				writeTree(t, src, smallFiles(r, 300, 4<<10))
+				writeTree(t, src, map[string][]byte{"set/f0000": []byte("kept across rounds")})
 				var wg sync.WaitGroup
 				var sweepErr error
+				var swept tree.SweepResult
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					time.Sleep(time.Duration(rand.Int63n(span))) // vary who is first
-					_, sweepErr = tree.Sweep(ctx, b.st, nil, tree.SweepOptions{Live: live})
+					swept, sweepErr = tree.Sweep(ctx, b.st, nil, tree.SweepOptions{Live: live})
 				}()
 				res, err := tree.Push(ctx, b.st, src, tree.PushOptions{Name: "race"})
 				wg.Wait()
+				packsDeleted += swept.PacksDeleted
+				packsRepacked += swept.PacksRepacked
 				if sweepErr != nil {
 					t.Fatalf("round %d: sweep: %v", i, sweepErr)
 				}
@@ -114,6 +125,7 @@ func TestPushPruneRace(t *testing.T) {
 				won++
 				last = res.ID
 				// After the sweep it raced: a push that succeeded is whole.
+				indexesSound(t, b.st, map[tree.ID]bool{last: true})
 				if rep, err := tree.Verify(ctx, b.st, last); err != nil || !rep.OK() {
 					t.Fatalf("round %d: the push succeeded but its tree is not whole: %+v %v", i, rep, err)
 				}
@@ -131,7 +143,7 @@ func TestPushPruneRace(t *testing.T) {
 			}
 			last = res.ID
 			verified(t, b.st, last, testsupport.Fingerprint(t, src))
-			t.Logf("8 push/sweep races: %d pushes went through whole, %d refused as safe to retry", won, refused)
+			t.Logf("8 push/sweep races: %d pushes went through whole, %d refused as safe to retry; the sweeps deleted %d packs and repacked %d", won, refused, packsDeleted, packsRepacked)
 			c.add(8) // every race is a fault the push had to survive
 		})
 	}

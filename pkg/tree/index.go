@@ -1,0 +1,85 @@
+package tree
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlstate/mlstate/pkg/store"
+	"github.com/mlstate/mlstate/pkg/tree/pack"
+)
+
+// loadIndex reads the pack index of tree id. A tree without one (pushed
+// before packs, or holding only large chunks) has every chunk as a single
+// object: found is false and the error nil.
+func loadIndex(ctx context.Context, st store.Store, id ID) (ix pack.Index, found bool, err error) {
+	rc, err := st.Get(ctx, pack.IndexKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return pack.Index{}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxManifest))
+	if err != nil {
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
+	}
+	ix, err = pack.Decode(data)
+	if err != nil {
+		// An integrity failure, like a damaged manifest.
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w (%w)", id.Short(), ErrDigestMismatch, err)
+	}
+	return ix, true, nil
+}
+
+// storeIndex writes the pack index of a new tree, unless the tree already
+// has one: an existing index is kept up to date by prunes that repack, and
+// one this push would write might name packs a prune is removing.
+func storeIndex(ctx context.Context, st store.Store, id ID, ix pack.Index) error {
+	data := ix.Encode()
+	err := st.PutIfAbsent(ctx, pack.IndexKey(id), bytes.NewReader(data), int64(len(data)))
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("store the pack index of tree %s: %w", id.Short(), err)
+	}
+	return nil
+}
+
+// Location is where a chunk of a tree is stored: Len bytes at Off in the
+// object Key (a pack, or the chunk's own object with Off 0).
+type Location struct {
+	Key      string `json:"key"`
+	Off, Len int64
+}
+
+// Locate says where chunk d of tree id is stored, for inspection (and for
+// tests that damage a store on purpose).
+func Locate(ctx context.Context, st store.Store, id, d ID) (Location, error) {
+	var size int64
+	errFound := errors.New("found")
+	err := Walk(ctx, st, id, func(e *Entry) error {
+		for _, c := range e.Chunks {
+			if c.Digest == d {
+				size = c.Size
+				return errFound
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return Location{}, fmt.Errorf("tree %s has no chunk %s", id.Short(), d.Short())
+	}
+	if !errors.Is(err, errFound) {
+		return Location{}, err
+	}
+	ix, _, err := loadIndex(ctx, st, id)
+	if err != nil {
+		return Location{}, err
+	}
+	if l, ok := ix[d]; ok && l.Len == size {
+		return Location{Key: pack.Key(l.Pack), Off: l.Off, Len: l.Len}, nil
+	}
+	return Location{Key: chunkKey(d), Len: size}, nil
+}
