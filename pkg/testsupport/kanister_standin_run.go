@@ -72,7 +72,6 @@ type standInRun struct {
 	base  StandInBehaviour // from Behave only; see actionBehaviour
 	start time.Time
 	specs []map[string]any
-	bps   []map[string]any // the Blueprint action of each spec action
 }
 
 var knownKinds = map[string]bool{"deployment": true, "statefulset": true, "deploymentconfig": true, "pvc": true, "namespace": true}
@@ -194,7 +193,9 @@ func (r *standInRun) handle(ctx context.Context) error {
 			r.s.event(ctx, r.name, r.uid, corev1.EventTypeWarning, "Error", "Could not get blueprint: "+msg)
 			return r.launchFailed(ctx, u, &st, i, msg)
 		}
-		r.bps = append(r.bps, asMap(asMap(bp.Object["actions"])[a.Name]))
+		// Each action's goroutine gets its Blueprint action as an argument:
+		// later launches must not write anything the running ones read.
+		bpAction := asMap(asMap(bp.Object["actions"])[a.Name])
 		r.s.event(ctx, r.name, r.uid, corev1.EventTypeNormal, "Started Action", "Executing action "+a.Name)
 		params, err := r.params(ctx, r.specs[i])
 		if err != nil {
@@ -205,7 +206,7 @@ func (r *standInRun) handle(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.runAction(ctx, i, params); err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
+			if err := r.runAction(ctx, i, bpAction, params); err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 				r.s.t.Logf("kanister stand-in: ActionSet %s/%s action %d: %v", r.s.ns, r.name, i, err)
 			}
 		}()
@@ -234,8 +235,8 @@ func (r *standInRun) launchFailed(ctx context.Context, u *unstructured.Unstructu
 // order, the deferPhase after them whether they failed or not (so `failed`
 // is written before the deferPhase runs), then, only when all succeeded,
 // renderActionsetArtifacts and maybeSetActionSetStateComplete.
-func (r *standInRun) runAction(ctx context.Context, i int, params map[string]any) error {
-	spec, bp := r.specs[i], r.bps[i]
+func (r *standInRun) runAction(ctx context.Context, i int, bp, params map[string]any) error {
+	spec := r.specs[i]
 	name := str(spec["name"])
 	phasesOut := map[string]any{}
 	params["Phases"] = phasesOut
