@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -41,20 +44,53 @@ func TestPullCleanupFailureIsWarning(t *testing.T) {
 }
 
 // Old trees that are read-only (dirs without write permission) are removed
-// too. Root ignores permissions, so this only shows as another user.
+// too. Root ignores permissions, so as root the removal runs in a child
+// process as user nobody (65534), who owns the tree.
 func TestRemoveReadOnlyTree(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("running as root: permissions do not stop root from removing; checked as another user")
-	}
-	dir := filepath.Join(t.TempDir(), "old")
+	base := t.TempDir()
+	dir := filepath.Join(base, "old")
 	writeFile(t, dir, "ro/inner/f", []byte("x"), 0o444, epoch)
 	for _, d := range []string{"ro/inner", "ro"} {
 		if err := os.Chmod(filepath.Join(dir, d), 0o555); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := removeOldTree(dir); err != nil {
-		t.Fatalf("remove a read-only tree: %v", err)
+	if os.Geteuid() != 0 {
+		if err := removeOldTree(dir); err != nil {
+			t.Fatalf("remove a read-only tree: %v", err)
+		}
+	} else {
+		const nobody = 65534
+		var err error
+		for _, p := range []string{filepath.Dir(base), base} {
+			if err := os.Chmod(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err = filepath.WalkDir(base, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, nobody, nobody)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The test binary sits in a directory only root may enter.
+		bin, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := filepath.Join(filepath.Dir(base), "tree.test")
+		if err := os.WriteFile(child, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(child, "-test.run=^$")
+		cmd.Env = append(os.Environ(), removeChildEnv+"="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("remove a read-only tree as user %d: %v: %s", nobody, err, out)
+		}
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		t.Errorf("tree still there: %v", err)

@@ -3,6 +3,7 @@ package tree
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -17,7 +18,21 @@ import (
 	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
-func TestMain(m *testing.M) { testsupport.Main(m) }
+// removeChildEnv makes the test binary remove the tree it names and exit:
+// TestRemoveReadOnlyTree runs it as an unprivileged user when the tests run
+// as root, since root ignores the permissions under test.
+const removeChildEnv = "MLSTATE_TREE_TEST_REMOVE"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(removeChildEnv); dir != "" {
+		if err := removeOldTree(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	testsupport.Main(m)
+}
 
 // eachStore runs fn against a fresh file store and a fresh bucket on the
 // real MinIO server.
