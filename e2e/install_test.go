@@ -57,8 +57,9 @@ type mlEnv struct {
 	c         *cluster.Cluster
 	dyn       dynamic.Interface
 	kube      *testsupport.KubeEnv
-	store     string // the store URL in the mlstate ConfigMap
+	store     string // the store URL in the mlstate ConfigMap: through gate
 	minio     string // MinIO's host:port on the node
+	gate      *storeGate
 	user, key string // MinIO's credentials
 	// checkpoints is the node directory behind the checkpoints PVC.
 	checkpoints string
@@ -154,7 +155,8 @@ func (e *mlEnv) importImages(ctx context.Context) error {
 }
 
 // startStore runs the test MinIO on the node's address for the rest of the
-// run (the cluster stops it) and creates the store's bucket.
+// run (the cluster stops it), creates the store's bucket, and puts the
+// store gate in front of it.
 func (e *mlEnv) startStore(ctx context.Context) error {
 	bin := os.Getenv("MLSTATE_MINIO_BIN")
 	if bin == "" {
@@ -204,7 +206,12 @@ func (e *mlEnv) startStore(ctx context.Context) error {
 	if err := mc.MakeBucket(ctx, storeBucket, minio.MakeBucketOptions{}); err != nil {
 		return fmt.Errorf("create bucket %s: %w", storeBucket, err)
 	}
-	e.store = "s3://" + storeBucket + "?endpoint=http://" + e.minio
+	// Pods reach the store through the gate (throttle_test.go), which
+	// passes everything through until a test throttles it.
+	if e.gate, err = startStoreGate(e.c.NodeIP, e.minio); err != nil {
+		return err
+	}
+	e.store = "s3://" + storeBucket + "?endpoint=http://" + e.gate.addr
 	return nil
 }
 

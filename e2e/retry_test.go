@@ -3,16 +3,22 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mlstate/mlstate/pkg/kanister"
+	"github.com/mlstate/mlstate/pkg/testsupport"
 )
 
 var actionSetsGVR = schema.GroupVersionResource{Group: "cr.kanister.io", Version: "v1alpha1", Resource: "actionsets"}
@@ -91,4 +97,125 @@ func restoreActionSets(t *testing.T, e *mlEnv) int {
 		}
 	}
 	return n
+}
+
+// TestSnapshotRetryAdoptsItsActionSet: the store throttles the write of
+// the restore point (503 SlowDown through the store gate), the one store
+// write a snapshot makes after its backup ActionSet completed, until the
+// snapshot's first attempt has failed with exit code 20 (transient). The
+// template's retryStrategy runs the step again, and the retry adopts the
+// completed ActionSet instead of backing the volume up again: the workflow
+// has one backup ActionSet, the retry records the restore point with it,
+// and the exit hook (fail=true) restores the volume from that point.
+func TestSnapshotRetryAdoptsItsActionSet(t *testing.T) {
+	e := needMLState(t)
+	standIn(t, e)
+	before := map[string]string{"progress.txt": "epoch 1\n", "model.bin": "weights after epoch 1\n"}
+	e.seedCheckpoints(t, before)
+
+	e.gate.throttle.Store(true)
+	t.Cleanup(func() { e.gate.throttle.Store(false) })
+	name := submitExample(t, e, "guarded-training.yaml", map[string]string{"fail": "true"})
+	testsupport.Eventually(t, workflowTimeout, "the snapshot's first attempt to fail", func(ctx context.Context) (bool, string) {
+		wf, err := e.dyn.Resource(workflowsGVR).Namespace(mlNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		if p := nodePhase(wf, "snapshot(0)"); p == "Failed" || p == "Error" {
+			return true, ""
+		}
+		if p, _, _ := unstructured.NestedString(wf.Object, "status", "phase"); p == "Failed" || p == "Error" || p == "Succeeded" {
+			t.Fatalf("the workflow ended before its snapshot failed once: %s", workflowLogs(ctx, e, wf))
+		}
+		return false, workflowReport(wf)
+	})
+	refused := e.gate.refused.Load()
+	e.gate.throttle.Store(false)
+
+	wf := waitWorkflow(t, e.dyn, mlNamespace, name, workflowTimeout)
+	if phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase"); phase != "Failed" {
+		t.Fatalf("workflow ended %q, want Failed (fail=true): %s", phase, workflowLogs(t.Context(), e, wf))
+	}
+	if refused == 0 {
+		t.Fatalf("the store gate refused no restore-point write, so the snapshot failed for another reason: %s", workflowLogs(t.Context(), e, wf))
+	}
+	attempts := retryAttempts(wf, "snapshot")
+	if len(attempts) < 2 {
+		t.Fatalf("snapshot ran %d attempt(s), want a retry: %s", len(attempts), workflowReport(wf))
+	}
+	for i, a := range attempts {
+		last := i == len(attempts)-1
+		switch {
+		case !last && a.exitCode != "20":
+			t.Errorf("attempt %d exited %q, want 20 (transient, what the retryStrategy retries): %s", i, a.exitCode, a.message)
+		case last && a.phase != "Succeeded":
+			t.Fatalf("the last snapshot attempt ended %s (exit %s): %s", a.phase, a.exitCode, workflowLogs(t.Context(), e, wf))
+		}
+	}
+	t.Logf("snapshot attempts: %+v; restore-point writes refused: %d", attempts, refused)
+
+	backups := workflowActionSets(t, e, string(wf.GetUID()), "backup")
+	if len(backups) != 1 {
+		t.Fatalf("backup ActionSets of the workflow: %v, want exactly one (the retry adopts the first attempt's)", backups)
+	}
+	last := fmt.Sprintf("snapshot(%d)", len(attempts)-1)
+	if got := nodeOutput(wf, last, "actionsets"); got != backups[0] {
+		t.Errorf("the retried snapshot reports ActionSets %q, want the adopted %q", got, backups[0])
+	}
+	point := nodeOutput(wf, last, "restore-point")
+	if point == "" {
+		t.Fatalf("the retried snapshot recorded no restore point: %s", workflowReport(wf))
+	}
+	if got := nodeOutput(wf, name+".onExit", "restore-point"); got != point {
+		t.Errorf("the exit hook restored %q, want the retried snapshot's %q", got, point)
+	}
+	if after := volumeFiles(t, e.checkpoints); !maps.Equal(after, before) {
+		t.Fatalf("after the restore the volume holds:%s\nwant the snapshot's:%s", describeFiles(after), describeFiles(before))
+	}
+}
+
+// attempt is one try of a step with a retryStrategy.
+type attempt struct{ phase, exitCode, message string }
+
+// retryAttempts lists the tries of the step with that display name, in
+// order: Argo names them "<step>(0)", "<step>(1)", ...
+func retryAttempts(wf *unstructured.Unstructured, step string) []attempt {
+	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
+	byName := map[string]attempt{}
+	for _, n := range nodes {
+		m := n.(map[string]any)
+		dn, _ := m["displayName"].(string)
+		if !strings.HasPrefix(dn, step+"(") || m["type"] != "Pod" {
+			continue
+		}
+		var a attempt
+		a.phase, _ = m["phase"].(string)
+		a.message, _ = m["message"].(string)
+		a.exitCode, _, _ = unstructured.NestedString(m, "outputs", "exitCode")
+		byName[dn] = a
+	}
+	out := make([]attempt, 0, len(byName))
+	for i := 0; ; i++ {
+		a, ok := byName[fmt.Sprintf("%s(%d)", step, i)]
+		if !ok {
+			return out
+		}
+		out = append(out, a)
+	}
+}
+
+// workflowActionSets names the ActionSets in the Kanister namespace that
+// the workflow's steps created for action (by mlstate's labels).
+func workflowActionSets(t *testing.T, e *mlEnv, uid, action string) []string {
+	t.Helper()
+	sel := kanister.LabelWorkflowUID + "=" + uid + "," + kanister.LabelAction + "=" + action
+	list, err := e.dyn.Resource(actionSetsGVR).Namespace(kanisterNamespace).List(t.Context(), metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, as := range list.Items {
+		names = append(names, as.GetName())
+	}
+	return names
 }
