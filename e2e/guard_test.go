@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -41,6 +42,9 @@ exit 1
 // period are kept.
 func TestGuardCommandFailRestores(t *testing.T) {
 	e := needMLState(t)
+	if e.c.Attached() {
+		t.Skip("needs the local node (a training image imported there); skipped on the attached cluster")
+	}
 	archive := filepath.Join(t.TempDir(), "train.tar")
 	if err := cluster.WriteBusyboxImage(t.Context(), "/bin/busybox", archive, map[string]string{"python": crashingTrainer}, TrainImage); err != nil {
 		t.Fatal(err)
@@ -48,10 +52,10 @@ func TestGuardCommandFailRestores(t *testing.T) {
 	if err := e.c.ImportImage(t.Context(), archive); err != nil {
 		t.Fatal(err)
 	}
-	workspace := e.nodeClaim(t, "workspace", 1000)
-	e.nodeClaim(t, "imagenet", 1000)
+	e.claim(t, "workspace", 1000)
+	e.claim(t, "imagenet", 1000)
 	before := map[string]string{"train.py": "print('train')\n", "ckpt/model.pt": "weights after epoch 2\n", "ckpt/epoch-2.done": "ok\n"}
-	seedDir(t, workspace, 1000, before)
+	e.seedVolume(t, "workspace", 1000, before)
 
 	start := time.Now()
 	name := submitExampleEdited(t, e, "guard-command.yaml", map[string]string{"image": TrainImage}, func(wf *unstructured.Unstructured) {
@@ -69,7 +73,7 @@ func TestGuardCommandFailRestores(t *testing.T) {
 	if got := nodeOutput(wf, "train", "exit-code"); got != "1" {
 		t.Errorf("guard's output exit-code = %q, want the command's 1", got)
 	}
-	after := volumeFiles(t, workspace)
+	after := e.volumeFiles(t, "workspace")
 	if !maps.Equal(after, before) {
 		t.Fatalf("after guard's restore the workspace holds:%s\nwant exactly what it held before:%s", describeFiles(after), describeFiles(before))
 	}
@@ -128,4 +132,13 @@ func nodeOutput(wf *unstructured.Unstructured, displayName, param string) string
 		}
 	}
 	return ""
+}
+
+// stepOutput is the output parameter of a step that may have a
+// retryStrategy: its own pod's, or else its last attempt's ("<step>(N)").
+func stepOutput(wf *unstructured.Unstructured, displayName, param string) string {
+	if attempts := retryAttempts(wf, displayName); len(attempts) > 0 {
+		return nodeOutput(wf, fmt.Sprintf("%s(%d)", displayName, len(attempts)-1), param)
+	}
+	return nodeOutput(wf, displayName, param)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,6 +29,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -61,8 +63,6 @@ type mlEnv struct {
 	minio     string // MinIO's host:port on the node
 	gate      *storeGate
 	user, key string // MinIO's credentials
-	// checkpoints is the node directory behind the checkpoints PVC.
-	checkpoints string
 	// Took records how long each install step took, for the README's costs.
 	Took []cluster.Timing
 }
@@ -104,11 +104,19 @@ func installMLState(ctx context.Context, c *cluster.Cluster, dyn dynamic.Interfa
 		}
 		return nil
 	}
-	if err := step("step images", func() error { return e.importImages(ctx) }); err != nil {
-		return nil, err
-	}
-	if err := step("minio", func() error { return e.startStore(ctx) }); err != nil {
-		return nil, err
+	if c.Attached() {
+		// The user's cluster pulls the step images itself and brings its
+		// own store (e2e/README.md).
+		if err := e.attachedStore(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := step("step images", func() error { return e.importImages(ctx) }); err != nil {
+			return nil, err
+		}
+		if err := step("minio", func() error { return e.startStore(ctx) }); err != nil {
+			return nil, err
+		}
 	}
 	if err := step("kanister CRDs", func() error { return e.kanisterCRDs(ctx) }); err != nil {
 		return nil, err
@@ -233,10 +241,22 @@ func (e *mlEnv) kanisterCRDs(ctx context.Context) error {
 		u.SetKind("CustomResourceDefinition")
 		objs = append(objs, u)
 	}
-	if err := createCRDs(ctx, e.dyn, objs); err != nil {
+	// An attached cluster with Kanister installed has its CRDs already.
+	if _, err := e.dyn.Resource(crdGVR).Get(ctx, "actionsets.cr.kanister.io", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if err := createCRDs(ctx, e.dyn, objs); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
-	_, err = e.c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kanisterNamespace}}, metav1.CreateOptions{})
+	return createNamespaceIfMissing(ctx, e.c.Client, kanisterNamespace)
+}
+
+func createNamespaceIfMissing(ctx context.Context, cs kubernetes.Interface, name string) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
 	return err
 }
 
@@ -252,7 +272,7 @@ func (e *mlEnv) applyTemplates(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kustomize build workflowtemplates: %w", err)
 	}
-	if _, err := e.c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mlNamespace}}, metav1.CreateOptions{}); err != nil {
+	if err := createNamespaceIfMissing(ctx, e.c.Client, mlNamespace); err != nil {
 		return err
 	}
 	objs := make([]*unstructured.Unstructured, 0, len(rm.Resources()))
@@ -272,103 +292,28 @@ func (e *mlEnv) applyTemplates(ctx context.Context) error {
 	if err := applyObjects(ctx, e.kube, objs); err != nil {
 		return err
 	}
-	_, err = e.c.Client.CoreV1().Secrets(mlNamespace).Create(ctx, &corev1.Secret{
+	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: storeSecret},
 		StringData: map[string]string{"aws_access_key_id": e.user, "aws_secret_access_key": e.key},
-	}, metav1.CreateOptions{})
+	}
+	_, err = e.c.Client.CoreV1().Secrets(mlNamespace).Create(ctx, secret, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = e.c.Client.CoreV1().Secrets(mlNamespace).Update(ctx, secret, metav1.UpdateOptions{})
+	}
 	return err
 }
 
-// checkpointsClaim creates the checkpoints PVC on a node directory that the
-// examples' non-root training step (uid 65532) may write.
+// checkpointsClaim creates the checkpoints PVC that the examples'
+// non-root training step (uid 65532) writes.
 func (e *mlEnv) checkpointsClaim(ctx context.Context) error {
-	e.checkpoints = filepath.Join(e.c.Dir, "volumes", mlNamespace+"-"+checkpointsPVC)
-	if err := os.MkdirAll(e.checkpoints, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chown(e.checkpoints, 65532, 65532); err != nil {
-		return err
-	}
-	return createHostPathClaim(ctx, e.c.Client, mlNamespace, checkpointsPVC, e.checkpoints)
+	return e.createClaim(ctx, checkpointsPVC, 65532)
 }
 
 // seedCheckpoints replaces the checkpoints volume's content with files (as
 // the training user, 65532), the state a snapshot should capture.
 func (e *mlEnv) seedCheckpoints(t *testing.T, files map[string]string) {
 	t.Helper()
-	seedDir(t, e.checkpoints, 65532, files)
-}
-
-// seedDir replaces dir's content with files (by slash-separated relative
-// path), owned by uid.
-func seedDir(t *testing.T, dir string, uid int, files map[string]string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		for d := filepath.Dir(p); d != dir; d = filepath.Dir(d) {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chown(d, uid, uid); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(p, uid, uid); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// nodeClaim returns the node directory of PVC name in ml, owned by uid,
-// creating the claim on first use.
-func (e *mlEnv) nodeClaim(t *testing.T, name string, uid int) string {
-	t.Helper()
-	dir := filepath.Join(e.c.Dir, "volumes", mlNamespace+"-"+name)
-	if _, err := os.Stat(dir); err == nil {
-		return dir
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(dir, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-	if err := createHostPathClaim(t.Context(), e.c.Client, mlNamespace, name, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// volumeFiles reads every regular file under dir (the node's side of a
-// PVC), by relative path.
-func volumeFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	got := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		b, err := os.ReadFile(p)
-		got[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("read the volume's files on the node: %v", err)
-	}
-	return got
+	e.seedVolume(t, checkpointsPVC, 65532, files)
 }
 
 func describeFiles(m map[string]string) string {

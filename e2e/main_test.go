@@ -19,6 +19,10 @@ import (
 	"github.com/mlstate/mlstate/e2e/cluster"
 )
 
+// attachEnv names a kubeconfig: the tests run against that cluster (kind,
+// k3d, a real one) instead of starting the local one (e2e/README.md).
+const attachEnv = "MLSTATE_E2E_KUBECONFIG"
+
 var (
 	clus       *cluster.Cluster
 	setupErr   error
@@ -35,8 +39,18 @@ func run(m *testing.M) int {
 		setupErr = err
 		return m.Run()
 	}
+	if kubeconfig := os.Getenv(attachEnv); kubeconfig != "" {
+		// Someone else's cluster: nothing to build, start or stop.
+		if clus, setupErr = cluster.Attach(ctx, kubeconfig); setupErr != nil {
+			return m.Run()
+		}
+		fmt.Fprintf(os.Stderr, "e2e: attached to %s (%s)\n", clus.Server, clus.Timings[0].Phase)
+		code := m.Run()
+		_ = clus.Stop(ctx)
+		return code
+	}
 	if os.Geteuid() != 0 {
-		skipReason = "the local cluster needs root (kubelet, containerd, network devices): run `sudo make test-e2e`"
+		skipReason = "the local cluster needs root (kubelet, containerd, network devices): run `sudo make test-e2e`, or set " + attachEnv + " to run against your own cluster (e2e/README.md)"
 		return m.Run()
 	}
 	opts, err := cluster.RepoOptions(ctx, root)
@@ -96,4 +110,16 @@ func needCluster(t *testing.T) *cluster.Cluster {
 		t.Fatalf("the local cluster broke: %v", err)
 	}
 	return clus
+}
+
+// needNode is needCluster for a test that needs the local node itself (its
+// address, its image store, hostPath volumes): it skips on an attached
+// cluster, saying why.
+func needNode(t *testing.T, why string) *cluster.Cluster {
+	t.Helper()
+	c := needCluster(t)
+	if c.Attached() {
+		t.Skipf("needs the local node (%s); skipped on the attached cluster", why)
+	}
+	return c
 }

@@ -27,7 +27,7 @@ import (
 // the kubernetes Service (kube-proxy), reaches MinIO on the node's address,
 // and writes into a PersistentVolume backed by a node directory.
 func TestPodOnNode(t *testing.T) {
-	c := needCluster(t)
+	c := needNode(t, "MinIO and a hostPath volume on the node, an image imported there")
 	ctx := t.Context()
 	cs := c.Client
 	endpoint, _, _ := startMinIO(t, c.NodeIP)

@@ -80,6 +80,7 @@ type Cluster struct {
 	kubeletPort  int
 	etcdURL      string
 	proxyStarted bool
+	attached     bool // someone else's cluster (Attach)
 }
 
 // Timing is how long one phase of Start took.
@@ -351,6 +352,9 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 // the namespace the kubelet uses, so pods run it with imagePullPolicy Never
 // or IfNotPresent.
 func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
+	if c.attached {
+		return fmt.Errorf("import image %s: %w", archive, ErrAttached)
+	}
 	return run(ctx, "ctr", "--address", c.containerdSock(), "-n", "k8s.io", "images", "import", "--all-platforms", archive)
 }
 
@@ -529,6 +533,9 @@ func (c *Cluster) MemoryRSS() map[string]int64 {
 // controller, say): Stop stops it, Err reports its exit, and its output is
 // in Dir/logs/<name>.log.
 func (c *Cluster) Run(name, bin string, env []string, args ...string) error {
+	if c.attached {
+		return fmt.Errorf("run %s: %w", name, ErrAttached)
+	}
 	p, err := startProcEnv(c.Dir, name, bin, env, args...)
 	if err != nil {
 		return err

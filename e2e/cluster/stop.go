@@ -25,6 +25,9 @@ const ownerFile = "owner.pid"
 // naming the cluster's directory, the mounts under it, the bridge and the
 // directory itself. It is safe to call on a half-started cluster.
 func (c *Cluster) Stop(ctx context.Context) error {
+	if c.attached {
+		return os.RemoveAll(c.Dir)
+	}
 	// Helper commands (runc, ip, kube-proxy --cleanup) get a deadline, so a
 	// stuck one cannot hang the teardown.
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
