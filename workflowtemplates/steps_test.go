@@ -16,6 +16,7 @@ import (
 	"github.com/mlstate/mlstate/pkg/steps/restore"
 	"github.com/mlstate/mlstate/pkg/steps/snapshot"
 	"github.com/mlstate/mlstate/pkg/steps/stage"
+	"github.com/mlstate/mlstate/pkg/store/storeurl"
 )
 
 // stepApps are the steps' own CLI definitions: the flags a template passes
@@ -221,7 +222,9 @@ func checkStepFlags(ivs []invocation) []error {
 			}
 		}
 		for _, e := range iv.env {
-			if strings.HasPrefix(e, "MLSTATE_") && !envs[e] {
+			// The store layer reads its own variables (credentials and
+			// where they come from), whatever the step's flags.
+			if strings.HasPrefix(e, "MLSTATE_") && !envs[e] && e != storeurl.CredentialsSourceEnv {
 				errs = append(errs, fmt.Errorf("%s: step %s %s reads no env var %s", iv, iv.step, sub, e))
 			}
 		}

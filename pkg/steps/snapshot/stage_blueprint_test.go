@@ -225,8 +225,11 @@ func TestStageBlueprintWithoutStoreSecret(t *testing.T) {
 	if snap.Code == 0 {
 		t.Fatalf("snapshot without the store Secret succeeded")
 	}
-	if !strings.Contains(snap.Stderr, "pushPVC") || !strings.Contains(strings.ToLower(snap.Stderr), "credentials") {
-		t.Errorf("the failure does not name the phase and the missing credentials:\n%s", snap.Stderr)
+	// The pod's environment is filled from the Secret, so the message
+	// names it (MLSTATE_CREDENTIALS_SOURCE), not the variables.
+	wantSecret := "no credentials (anonymous); set them in Secret mlstate-store (keys aws_access_key_id, aws_secret_access_key) in namespace " + c.f.Namespace
+	if !strings.Contains(snap.Stderr, "pushPVC") || !strings.Contains(snap.Stderr, wantSecret) {
+		t.Errorf("the failure does not name the phase and the missing Secret (%q):\n%s", wantSecret, snap.Stderr)
 	}
 	if rp := snap.Output(t, "restore-point"); rp != "" {
 		t.Errorf("a restore point %s was recorded for a failed backup", rp)

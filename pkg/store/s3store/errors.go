@@ -47,8 +47,8 @@ func (s *Store) translate(err error) error {
 				s.cfg.Endpoint, er.Code, store.ErrClockSkew)
 		case er.Code == "AccessDenied" || er.Code == "InvalidAccessKeyId" || er.Code == "SignatureDoesNotMatch" ||
 			er.StatusCode == http.StatusForbidden || er.StatusCode == http.StatusUnauthorized:
-			return fmt.Errorf("access to bucket %q at %s denied (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE: %w",
-				s.cfg.Bucket, s.cfg.Endpoint, er.Code, store.ErrPermission)
+			return fmt.Errorf("access to bucket %q at %s denied (%s); %s: %w",
+				s.cfg.Bucket, s.cfg.Endpoint, er.Code, s.credentialsHint(), store.ErrPermission)
 		case er.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 		case er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests || er.Code == "SlowDown" || er.Code == "RequestTimeout":
@@ -71,4 +71,17 @@ func (s *Store) translate(err error) error {
 		return fmt.Errorf("S3 endpoint %s unreachable: %w: %w", s.cfg.Endpoint, store.ErrTransient, err)
 	}
 	return err
+}
+
+// credentialsHint tells a denied user what to check: where the credentials
+// came from, or that there were none.
+func (s *Store) credentialsHint() string {
+	src := s.cfg.CredentialsSource
+	if src == "" {
+		src = "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MLSTATE_S3_CREDENTIALS_FILE"
+	}
+	if s.cfg.AccessKey == "" {
+		return "the request carried no credentials (anonymous); set them in " + src
+	}
+	return "check the credentials in " + src + " and their rights on the bucket"
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Prefix   string // without leading or trailing slash; "" = bucket root
 	// Credentials; all empty means anonymous access.
 	AccessKey, SecretKey, SessionToken string
+	// CredentialsSource says where the credentials come from, for the
+	// message of a denied request ("" names the environment variables).
+	CredentialsSource string
 	// CreateBucket creates a missing bucket instead of failing.
 	CreateBucket bool
 	// MaxRetries per request; 0 means 5.

@@ -66,6 +66,11 @@ func TestOpenErrors(t *testing.T) {
 
 	wrongKey := config(s, s.Bucket(t))
 	wrongKey.SecretKey = "wrong-secret-key"
+	fromSecret := wrongKey
+	fromSecret.CredentialsSource = "Secret mlstate-store in namespace ml"
+	anonymous := config(s, s.Bucket(t))
+	anonymous.AccessKey, anonymous.SecretKey = "", ""
+	anonymous.CredentialsSource = fromSecret.CredentialsSource
 	unreachable := config(s, "bucket")
 	unreachable.Endpoint, unreachable.MaxRetries = closed, 1
 	cases := []struct {
@@ -76,6 +81,8 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"missing bucket", config(s, "no-such-bucket"), store.ErrNotFound, "--create-bucket"},
 		{"wrong credentials", wrongKey, store.ErrPermission, "AWS_SECRET_ACCESS_KEY"},
+		{"wrong credentials from a Secret", fromSecret, store.ErrPermission, "check the credentials in Secret mlstate-store in namespace ml"},
+		{"no credentials", anonymous, store.ErrPermission, "no credentials (anonymous); set them in Secret mlstate-store"},
 		{"unreachable", unreachable, store.ErrTransient, closed},
 	}
 	for _, c := range cases {

@@ -131,8 +131,15 @@ func S3Config(u *url.URL, getenv func(string) string) (s3store.Config, error) {
 		return cfg, err
 	}
 	cfg.AccessKey, cfg.SecretKey, cfg.SessionToken = creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"], creds["AWS_SESSION_TOKEN"]
+	// Set where the environment is filled from a Secret (the templates, the
+	// mlstate-stage Blueprint's pods), so a denial names the Secret.
+	cfg.CredentialsSource = getenv(CredentialsSourceEnv)
 	return cfg, nil
 }
+
+// CredentialsSourceEnv describes where the credentials in the environment
+// come from, for error messages (never the credentials themselves).
+const CredentialsSourceEnv = "MLSTATE_CREDENTIALS_SOURCE"
 
 // redact removes what may be a secret from a store URL before it goes into
 // a message or a log: user info, and the value of every query parameter
