@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlstate/mlstate/pkg/blueprint"
-	"github.com/mlstate/mlstate/pkg/kanister"
 )
 
 // maxProblems caps how many Blueprint problems one line lists.
@@ -28,7 +27,7 @@ func checkBlueprint(ctx context.Context, r *runner) []Check {
 	if bpName == "" {
 		return []Check{broken(id, name, "pass --blueprint NAME (a Blueprint in --kanister-namespace)", "--object given without --blueprint")}
 	}
-	u, err := r.kube.dyn.Resource(kanister.BlueprintGVR).Namespace(ns).Get(ctx, bpName, metav1.GetOptions{})
+	u, err := r.blueprintObject(ctx)
 	switch {
 	case apierrors.IsNotFound(err):
 		return []Check{broken(id, name,

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/mlstate/mlstate/pkg/kanister"
@@ -162,6 +164,25 @@ type runner struct {
 	opts Options
 	log  *slog.Logger
 	kube *clients
+
+	// The Blueprint, read once for the lines that look at it.
+	bpMu   sync.Mutex
+	bpDone bool
+	bp     *unstructured.Unstructured
+	bpErr  error
+}
+
+// blueprintObject returns the Blueprint named by the options, from the API
+// server on first use. Checks run concurrently: the others wait for the
+// first read instead of repeating it.
+func (r *runner) blueprintObject(ctx context.Context) (*unstructured.Unstructured, error) {
+	r.bpMu.Lock()
+	defer r.bpMu.Unlock()
+	if !r.bpDone {
+		r.bp, r.bpErr = r.kube.dyn.Resource(kanister.BlueprintGVR).Namespace(r.opts.Namespace).Get(ctx, r.opts.Blueprint, metav1.GetOptions{})
+		r.bpDone = true
+	}
+	return r.bp, r.bpErr
 }
 
 func (r *runner) bounded(ctx context.Context, f checkFunc) []Check {

@@ -174,7 +174,7 @@ func (r *runner) blueprintNeedsProfile(ctx context.Context) bool {
 	if r.opts.Blueprint == "" {
 		return true
 	}
-	u, err := r.kube.dyn.Resource(kanister.BlueprintGVR).Namespace(r.opts.Namespace).Get(ctx, r.opts.Blueprint, metav1.GetOptions{})
+	u, err := r.blueprintObject(ctx)
 	if err != nil {
 		return true
 	}

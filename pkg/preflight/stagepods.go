@@ -9,8 +9,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/mlstate/mlstate/pkg/kanister"
 )
 
 // storeOption is the ActionSet option a Blueprint reads to run the stage
@@ -27,7 +25,7 @@ func checkStagePods(ctx context.Context, r *runner) []Check {
 	if r.opts.Blueprint == "" {
 		return nil
 	}
-	u, err := r.kube.dyn.Resource(kanister.BlueprintGVR).Namespace(r.opts.Namespace).Get(ctx, r.opts.Blueprint, metav1.GetOptions{})
+	u, err := r.blueprintObject(ctx)
 	if err != nil {
 		return nil // the Blueprint line reports it
 	}
