@@ -16,12 +16,20 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/mlstate/mlstate/e2e/cluster"
 )
 
 // attachEnv names a kubeconfig: the tests run against that cluster (kind,
 // k3d, a real one) instead of starting the local one (e2e/README.md).
 const attachEnv = "MLSTATE_E2E_KUBECONFIG"
+
+// asAttachedEnv, when set, runs the tests through the attached mode on
+// the local cluster, prepared first as a user prepares theirs (Argo, the
+// images, a store): how that mode is checked here.
+const asAttachedEnv = "MLSTATE_E2E_AS_ATTACHED"
 
 var (
 	clus       *cluster.Cluster
@@ -65,10 +73,12 @@ func run(m *testing.M) int {
 	}
 	opts.Log = os.Stderr
 	start := time.Now()
-	clus, setupErr = cluster.Start(ctx, opts)
-	if setupErr != nil {
+	node, err := cluster.Start(ctx, opts)
+	if err != nil {
+		setupErr = err
 		return m.Run()
 	}
+	clus = node
 	startTook = time.Since(start)
 	fmt.Fprintf(os.Stderr, "e2e: cluster up in %s: %v\n", startTook.Round(time.Millisecond), clus.Timings)
 
@@ -77,13 +87,23 @@ func run(m *testing.M) int {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		_ = clus.Stop(context.Background())
+		_ = node.Stop(context.Background())
 		os.Exit(1)
 	}()
+	if os.Getenv(asAttachedEnv) != "" {
+		// The local cluster prepared as a user prepares theirs, then used
+		// only through the attached mode: that mode's check.
+		if setupErr = prepareAsUser(ctx, node); setupErr == nil {
+			clus, setupErr = cluster.Attach(ctx, node.Kubeconfig)
+		}
+	}
 	code := m.Run()
 	signal.Stop(sig)
 	stopStart := time.Now()
-	if err := clus.Stop(context.Background()); err != nil {
+	if clus != node {
+		_ = clus.Stop(context.Background())
+	}
+	if err := node.Stop(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: stop: %v\n", err)
 		if code == 0 {
 			code = 1
@@ -122,4 +142,35 @@ func needNode(t *testing.T, why string) *cluster.Cluster {
 		t.Skipf("needs the local node (%s); skipped on the attached cluster", why)
 	}
 	return c
+}
+
+// prepareAsUser readies the local cluster the way e2e/README.md asks a
+// user to ready theirs before setting MLSTATE_E2E_KUBECONFIG: Argo's
+// controller running, the step images and busybox:1.36 on the node, a
+// store its pods reach, named in MLSTATE_E2E_STORE with its credentials.
+func prepareAsUser(ctx context.Context, c *cluster.Cluster) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := startArgo(ctx, c, dyn); err != nil {
+		return fmt.Errorf("prepare the cluster as a user would: Argo: %w", err)
+	}
+	e := &mlEnv{c: c, dyn: dyn}
+	if err := e.importImages(ctx); err != nil {
+		return fmt.Errorf("prepare the cluster as a user would: images: %w", err)
+	}
+	if err := e.startStore(ctx); err != nil {
+		return fmt.Errorf("prepare the cluster as a user would: store: %w", err)
+	}
+	for k, v := range map[string]string{"MLSTATE_E2E_STORE": e.store, "AWS_ACCESS_KEY_ID": e.user, "AWS_SECRET_ACCESS_KEY": e.key} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
