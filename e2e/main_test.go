@@ -147,7 +147,8 @@ func needNode(t *testing.T, why string) *cluster.Cluster {
 // prepareAsUser readies the local cluster the way e2e/README.md asks a
 // user to ready theirs before setting MLSTATE_E2E_KUBECONFIG: Argo's
 // controller running, the step images and busybox:1.36 on the node, a
-// store its pods reach, named in MLSTATE_E2E_STORE with its credentials.
+// store its pods reach, named in MLSTATE_E2E_STORE with its credentials,
+// and (for want of a default StorageClass) the checkpoints claim.
 func prepareAsUser(ctx context.Context, c *cluster.Cluster) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
@@ -166,6 +167,18 @@ func prepareAsUser(ctx context.Context, c *cluster.Cluster) error {
 	}
 	if err := e.startStore(ctx); err != nil {
 		return fmt.Errorf("prepare the cluster as a user would: store: %w", err)
+	}
+	// This cluster has no default StorageClass: the claim the examples
+	// use is made beforehand, on a node directory, as README allows.
+	if err := createNamespaceIfMissing(ctx, c.Client, mlNamespace); err != nil {
+		return err
+	}
+	dir := filepath.Join(c.Dir, "volumes", mlNamespace+"-"+checkpointsPVC)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := createHostPathClaim(ctx, c.Client, mlNamespace, checkpointsPVC, dir); err != nil {
+		return fmt.Errorf("prepare the cluster as a user would: claim: %w", err)
 	}
 	for k, v := range map[string]string{"MLSTATE_E2E_STORE": e.store, "AWS_ACCESS_KEY_ID": e.user, "AWS_SECRET_ACCESS_KEY": e.key} {
 		if err := os.Setenv(k, v); err != nil {

@@ -182,16 +182,21 @@ func createHostPathClaim(ctx context.Context, cs kubernetes.Interface, ns, name,
 func waitPodDone(t *testing.T, cs kubernetes.Interface, ns, name string, timeout time.Duration) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
+	seen := ""
 	last, ok := testsupport.Poll(t.Context(), timeout, func(ctx context.Context) (bool, string) {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
+			if ctx.Err() != nil && seen != "" {
+				return false, seen // the deadline, not news: keep what was seen
+			}
 			return false, err.Error()
 		}
 		pod = p
 		if err := clus.Err(); err != nil {
 			return true, err.Error()
 		}
-		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, podReport(ctx, cs, p)
+		seen = podReport(ctx, cs, p)
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, seen
 	})
 	if err := clus.Err(); err != nil {
 		t.Fatalf("the local cluster broke: %v", err)

@@ -34,34 +34,35 @@ mkdir -p "$argo"
 # is that file, written here. `go build -overlay` refuses files in the module
 # cache, so the build uses a copy of Argo's module with that file added, put
 # in place by a `replace` in a temporary copy of hack/tools/argo/go.mod
-# (-modfile); the tracked go.mod stays as it is.
-for name in workflow-controller argoexec; do
-	if [ -x "$argo/$name" ]; then continue; fi
-	echo "cluster: building $name $ARGO_VERSION (first run only; a few minutes)" >&2
-	start=$(date +%s)
-	flags=()
-	if [ "$name" = argoexec ]; then
-		work=$(mktemp -d)
-		trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
-		src=$(cd "$root/hack/tools/argo" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-workflows/v3)
-		cp -r "$src" "$work/argo"
-		chmod -R u+w "$work/argo"
-		cp "$root/hack/tools/argo/osspecific/signal_linux.go" "$work/argo/workflow/executor/osspecific/"
-		cp "$root/hack/tools/argo/go.mod" "$root/hack/tools/argo/go.sum" "$work/"
-		(cd "$root/hack/tools/argo" && go mod edit -replace "github.com/argoproj/argo-workflows/v3=$work/argo" "$work/go.mod")
-		flags=(-modfile "$work/go.mod")
-	fi
-	(cd "$root/hack/tools/argo" && CGO_ENABLED=0 nice -n "${NICE:-10}" go build "${flags[@]}" -trimpath -ldflags='-s -w' -o "$argo/$name.tmp" "github.com/argoproj/argo-workflows/v3/cmd/$name")
-	mv "$argo/$name.tmp" "$argo/$name"
-	echo "cluster: $name built in $(($(date +%s) - start)) s" >&2
-done
-# `argo retry` for the e2e tests, which run no Argo server: Argo's own
-# FormulateRetryWorkflow, as the server's RetryWorkflow calls it
+# (-modfile); the tracked go.mod stays as it is. The other two build from
+# the same copy, so one copy serves all three (with -trimpath the compiled
+# packages are the module cache's, cached alike).
+#
+# argo-retry is `argo retry` for the e2e tests, which run no Argo server:
+# Argo's own FormulateRetryWorkflow, as the server's RetryWorkflow calls it
 # (hack/tools/argo/retry). The argo CLI itself does not build from the
 # module: its UI assets are not in it.
-if [ ! -x "$argo/argo-retry" ]; then
-	(cd "$root/hack/tools/argo" && CGO_ENABLED=0 nice -n "${NICE:-10}" go build -trimpath -ldflags='-s -w' -o "$argo/argo-retry.tmp" ./retry)
-	mv "$argo/argo-retry.tmp" "$argo/argo-retry"
+targets=(workflow-controller argoexec argo-retry)
+missing=()
+for name in "${targets[@]}"; do [ -x "$argo/$name" ] || missing+=("$name"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	work=$(mktemp -d)
+	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+	src=$(cd "$root/hack/tools/argo" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-workflows/v3)
+	cp -r "$src" "$work/argo"
+	chmod -R u+w "$work/argo"
+	cp "$root/hack/tools/argo/osspecific/signal_linux.go" "$work/argo/workflow/executor/osspecific/"
+	cp "$root/hack/tools/argo/go.mod" "$root/hack/tools/argo/go.sum" "$work/"
+	(cd "$root/hack/tools/argo" && go mod edit -replace "github.com/argoproj/argo-workflows/v3=$work/argo" "$work/go.mod")
+	for name in "${missing[@]}"; do
+		pkg="github.com/argoproj/argo-workflows/v3/cmd/$name"
+		[ "$name" = argo-retry ] && pkg=./retry
+		echo "cluster: building $name $ARGO_VERSION (first run only; a few minutes)" >&2
+		start=$(date +%s)
+		(cd "$root/hack/tools/argo" && CGO_ENABLED=0 nice -n "${NICE:-10}" go build -modfile "$work/go.mod" -trimpath -ldflags='-s -w' -o "$argo/$name.tmp" "$pkg")
+		mv "$argo/$name.tmp" "$argo/$name"
+		echo "cluster: $name built in $(($(date +%s) - start)) s" >&2
+	done
 fi
 ln -sfn "$(basename "$argo")" "$root/bin/cluster/argo"
 echo "$dir"
