@@ -31,10 +31,21 @@ demo:
 testenv:
 	@bash hack/testenv.sh >/dev/null
 
-## test: unit and integration tests against real MinIO and kube-apiserver
-test: testenv
+## test: unit and integration tests against real MinIO and kube-apiserver,
+## then the end-to-end tests on a real single-node cluster (e2e/README.md).
+## The cluster needs root; as another user the e2e tests skip naming `sudo
+## make test-e2e` (under CI they fail). The first run builds the cluster's
+## binaries into bin/cluster (see the README for what it costs).
+test: testenv test-bins
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) test-examples
+	$(MAKE) test-e2e
+
+# test-bins: the cluster's binaries when this user can run the cluster
+# (root); otherwise nothing, and the e2e tests say what is missing.
+.PHONY: test-bins
+test-bins:
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory cluster-bins; else echo "test: not root, so the e2e tests will skip (run \`sudo make test-e2e\` for them)" >&2; fi
 
 ## stress: the integration packages under -race, -count=3, with a CPU burner per core and
 ## GOMAXPROCS above the core count, as a cold CI run loads the machine;
@@ -51,12 +62,11 @@ cluster-bins: testenv
 	@bash hack/cluster-deps.sh
 	@bash hack/cluster-bins.sh >/dev/null
 
-## e2e: the end-to-end tests on a real single-node cluster (root; see
-## e2e/README.md). Not part of `make test`: the first run builds for a while.
+## e2e: cluster-bins, then test-e2e (root; see e2e/README.md)
 e2e: cluster-bins
 	rc=0; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/ || rc=$$?; $(GO) run ./hack/cluster clean; exit $$rc
 
-## test-e2e: the e2e tests as `make test` could run them: nothing is built;
+## test-e2e: the e2e tests as `make test` runs them: nothing is built;
 ## without the cluster's binaries (`make cluster-bins`) or root they skip
 ## saying so, and fail under CI. The cluster is torn down even on failure.
 .PHONY: test-e2e
