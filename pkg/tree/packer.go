@@ -23,15 +23,17 @@ func packed(size int64) bool { return size <= maxPacked }
 // packer appends small chunks to the pack being built and hands each full
 // pack to the uploader. The locations it records are only used once every
 // upload has succeeded: an index never names a pack that was not stored.
+// They go straight into an index builder, pack by pack, as 48-byte
+// entries: a map of a million locations was most of a big push's memory.
 type packer struct {
 	up   *uploader
 	mu   sync.Mutex
 	b    *pack.Builder
-	locs pack.Index
+	locs pack.IndexBuilder
 }
 
 func newPacker(up *uploader) *packer {
-	return &packer{up: up, b: pack.NewBuilder(packSize + maxPacked), locs: pack.Index{}}
+	return &packer{up: up, b: pack.NewBuilder(packSize + maxPacked)}
 }
 
 // add appends a chunk, sending the pack when it is full.
@@ -42,19 +44,25 @@ func (p *packer) add(ctx context.Context, d ID, data []byte) error {
 		p.mu.Unlock()
 		return nil
 	}
-	id, buf, _ := p.seal()
+	id, buf := p.seal()
 	p.mu.Unlock()
 	return p.up.send(ctx, pack.Key(id), "pack "+ID(id).Short(), buf, true)
 }
 
 // seal closes the current pack; p.mu is held.
-func (p *packer) seal() (pack.ID, []byte, pack.Index) {
-	id, buf, ix := p.b.Seal()
-	for d, l := range ix {
-		p.locs[d] = l
-	}
+func (p *packer) seal() (pack.ID, []byte) {
+	id, buf, parts := p.b.Seal()
+	p.locs.AddPack(id, parts)
 	p.b = pack.NewBuilder(packSize + maxPacked)
-	return id, buf, ix
+	return id, buf
+}
+
+// index returns where the sealed packs put their chunks; the packer's
+// record is then empty.
+func (p *packer) index() *pack.Index {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.locs.Index()
 }
 
 // flush sends the last, partly filled pack.
@@ -64,7 +72,7 @@ func (p *packer) flush(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
-	id, buf, _ := p.seal()
+	id, buf := p.seal()
 	p.mu.Unlock()
 	return p.up.send(ctx, pack.Key(id), "pack "+ID(id).Short(), buf, true)
 }

@@ -198,18 +198,21 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 // longer holds, which costs a few bytes and nothing else (a sweep counts
 // only the chunks its live trees hold, see planPacks, and drops the rest
 // when it rewrites an index).
-func (p *pusher) treeIndex(ctx context.Context) (pack.Index, error) {
+//
+// Both are compact indexes sorted by digest, merged in one pass: no map of
+// the tree's chunks is built, however many it has.
+func (p *pusher) treeIndex(ctx context.Context) (*pack.Index, error) {
+	fresh := p.fresh
+	p.fresh = nil
 	if p.parent == nil {
-		return p.fresh, nil
+		return fresh, nil
 	}
 	ix, _, err := loadIndex(ctx, p.st, p.parent.id)
 	if err != nil {
 		return nil, err
 	}
-	for d, l := range p.fresh { // fresh wins: the parent's entry may be one it only inherited
-		ix[d] = l
-	}
-	return ix, nil
+	// Fresh wins: the parent's entry may be one it only inherited.
+	return pack.Merge(ix, fresh), nil
 }
 
 // parentTree is what a push compares with: the last tree's root
@@ -300,7 +303,7 @@ type pusher struct {
 	// Set by pushTree for the walk.
 	up      *uploader
 	packer  *packer
-	fresh   pack.Index // where this push packed its chunks, once all are stored
+	fresh   *pack.Index // where this push packed its chunks, once all are stored
 	cancel  context.CancelCauseFunc
 	dirSem  chan struct{}
 	dirWG   sync.WaitGroup
