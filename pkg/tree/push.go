@@ -202,8 +202,9 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 // Both are compact indexes sorted by digest, merged in one pass: no map of
 // the tree's chunks is built, however many it has.
 func (p *pusher) treeIndex(ctx context.Context) (*pack.Index, error) {
-	fresh := p.fresh
-	p.fresh = nil
+	// The packer's record becomes an index only here, past the walk, once
+	// the known set is dropped: it is sorted in place, not copied.
+	fresh := p.packer.index()
 	if p.parent == nil {
 		return fresh, nil
 	}
@@ -302,8 +303,7 @@ type pusher struct {
 	parent     *parentTree // nil: no parent
 	// Set by pushTree for the walk.
 	up      *uploader
-	packer  *packer
-	fresh   *pack.Index // where this push packed its chunks, once all are stored
+	packer  *packer // where this push packed its chunks, once all are stored
 	cancel  context.CancelCauseFunc
 	dirSem  chan struct{}
 	dirWG   sync.WaitGroup

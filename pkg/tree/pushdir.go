@@ -64,7 +64,6 @@ func (p *pusher) pushTree(ctx context.Context) ([]byte, error) {
 	}
 	p.up.close()
 	p.dirWG.Wait()
-	p.fresh = p.packer.index()
 	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
 	p.res.DirsUploaded = p.dirs.Load()
 	if cause := context.Cause(ctx); cause != nil {
