@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,14 @@ import (
 // tens of MiB encoded, and holding those bytes besides the decoded index
 // would cost as much again.
 func loadIndex(ctx context.Context, st store.Store, id ID) (ix *pack.Index, found bool, err error) {
+	// Its size lets the decoder make room for every entry at once.
+	info, err := st.Stat(ctx, pack.IndexKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return &pack.Index{}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
+	}
 	rc, err := st.Get(ctx, pack.IndexKey(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return &pack.Index{}, false, nil
@@ -27,7 +34,7 @@ func loadIndex(ctx context.Context, st store.Store, id ID) (ix *pack.Index, foun
 		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
 	}
 	defer rc.Close()
-	ix, err = pack.ReadIndex(io.LimitReader(rc, maxManifest))
+	ix, err = pack.ReadIndex(io.LimitReader(rc, maxManifest), info.Size)
 	if err != nil && !errors.Is(err, pack.ErrBadIndex) {
 		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
 	}
@@ -41,9 +48,23 @@ func loadIndex(ctx context.Context, st store.Store, id ID) (ix *pack.Index, foun
 // storeIndex writes the pack index of a new tree, unless the tree already
 // has one: an existing index is kept up to date by prunes that repack, and
 // one this push would write might name packs a prune is removing.
+//
+// The encoding streams to the store as it is written: at a million chunks
+// its tens of MiB would otherwise be held next to the index itself.
 func storeIndex(ctx context.Context, st store.Store, id ID, ix *pack.Index) error {
-	data := ix.Encode()
-	err := st.PutIfAbsent(ctx, pack.IndexKey(id), bytes.NewReader(data), int64(len(data)))
+	enc := ix.Encoding()
+	pr, pw := io.Pipe()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		_, err := enc.WriteTo(pw)
+		pw.CloseWithError(err)
+	}()
+	err := st.PutIfAbsent(ctx, pack.IndexKey(id), pr, enc.Size())
+	// A store that stopped reading early (the index exists, or it failed)
+	// ends the writer.
+	pr.CloseWithError(errors.New("the store stopped reading the index"))
+	<-wrote
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("store the pack index of tree %s: %w", id.Short(), err)
 	}

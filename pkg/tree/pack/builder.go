@@ -17,6 +17,12 @@ func (b *Builder) Add(d ID, data []byte) {
 	b.buf = append(b.buf, data...)
 }
 
+// Chunks is the number of chunks added so far.
+func (b *Builder) Chunks() int { return len(b.chunks) }
+
+// Digest is the digest of the i-th chunk added.
+func (b *Builder) Digest(i int) ID { return b.chunks[i].Digest }
+
 // Len is the pack's size so far.
 func (b *Builder) Len() int { return len(b.buf) }
 

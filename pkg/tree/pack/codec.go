@@ -26,11 +26,54 @@ const magic = "mlstate-index 1\n"
 // out. Binary rather than JSON: a 20,000-file tree's index is under a MiB
 // and decodes in milliseconds.
 func (ix *Index) Encode() []byte {
+	l := ix.layout()
+	var buf bytes.Buffer
+	buf.Grow(int(l.size))
+	_ = ix.write(&buf, l)
+	return buf.Bytes()
+}
+
+// Encoding is ix's encoding, to be written by WriteTo: Size says how long
+// it is before any of it is produced, so a store can be given the
+// encoding as it is written, never the whole bytes of a million-chunk
+// index at once.
+type Encoding struct {
+	ix *Index
+	l  layout
+}
+
+// Encoding lays ix out for writing.
+func (ix *Index) Encoding() *Encoding { return &Encoding{ix: ix, l: ix.layout()} }
+
+// Size is the length of the encoding.
+func (e *Encoding) Size() int64 { return e.l.size }
+
+// WriteTo writes the encoding to w.
+func (e *Encoding) WriteTo(w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := e.ix.write(bw, e.l); err != nil {
+		return 0, err
+	}
+	return e.l.size, bw.Flush()
+}
+
+// layout is the order an encoding lists chunks in: order holds entry
+// numbers, pack by pack (byID, ranked by pack ID), each pack's run
+// order[start[r]:start[r+1]] in offset order.
+type layout struct {
+	byID   []uint32
+	start  []int
+	order  []uint32
+	npacks int
+	size   int64
+}
+
+func (ix *Index) layout() layout {
 	if ix == nil {
 		ix = &Index{}
 	}
-	// Chunks by pack: a counting sort of entry numbers over the packs'
-	// ranks in ID order, then each pack's run by offset.
+	// A counting sort of entry numbers over the packs' ranks in ID order,
+	// then each pack's run by offset.
 	rank := make([]uint32, len(ix.packs))
 	byID := make([]uint32, len(ix.packs))
 	for i := range byID {
@@ -54,12 +97,14 @@ func (ix *Index) Encode() []byte {
 		order[next[r]] = uint32(i)
 		next[r]++
 	}
-	npacks := 0
+	l := layout{byID: byID, start: start, order: order, size: int64(len(magic) + sha256.Size)}
 	for r := range ix.packs {
 		run := order[start[r]:start[r+1]]
-		if len(run) > 0 {
-			npacks++
+		if len(run) == 0 {
+			continue
 		}
+		l.npacks++
+		l.size += int64(len(ID{}) + uvarintLen(uint64(len(run))))
 		slices.SortFunc(run, func(a, b uint32) int {
 			x, y := &ix.ents[a], &ix.ents[b]
 			if c := cmpUint(x.off, y.off); c != 0 {
@@ -68,11 +113,43 @@ func (ix *Index) Encode() []byte {
 			return x.cmp(&y.d)
 		})
 	}
-	buf := make([]byte, 0, len(magic)+len(ix.ents)*(32+8)+npacks*40+32)
+	for i := range ix.ents {
+		e := &ix.ents[i]
+		l.size += int64(len(e.d) + uvarintLen(uint64(e.off)) + uvarintLen(uint64(e.len)))
+	}
+	l.size += int64(uvarintLen(uint64(l.npacks)))
+	return l
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// write writes the encoding laid out by l, hashing it as it goes.
+func (ix *Index) write(w io.Writer, l layout) error {
+	if ix == nil {
+		ix = &Index{}
+	}
+	h := sha256.New()
+	out := io.MultiWriter(w, h)
+	buf := make([]byte, 0, 32<<10)
+	flush := func(force bool) error {
+		if len(buf) < 16<<10 && !force {
+			return nil
+		}
+		_, err := out.Write(buf)
+		buf = buf[:0]
+		return err
+	}
 	buf = append(buf, magic...)
-	buf = binary.AppendUvarint(buf, uint64(npacks))
-	for r, p := range byID {
-		run := order[start[r]:start[r+1]]
+	buf = binary.AppendUvarint(buf, uint64(l.npacks))
+	for r, p := range l.byID {
+		run := l.order[l.start[r]:l.start[r+1]]
 		if len(run) == 0 {
 			continue
 		}
@@ -83,20 +160,35 @@ func (ix *Index) Encode() []byte {
 			buf = append(buf, e.d[:]...)
 			buf = binary.AppendUvarint(buf, uint64(e.off))
 			buf = binary.AppendUvarint(buf, uint64(e.len))
+			if err := flush(false); err != nil {
+				return err
+			}
 		}
 	}
-	sum := sha256.Sum256(buf)
-	return append(buf, sum[:]...)
+	if err := flush(true); err != nil {
+		return err
+	}
+	_, err := w.Write(h.Sum(nil))
+	return err
 }
 
 // Decode parses index bytes, checking their checksum.
-func Decode(data []byte) (*Index, error) { return ReadIndex(bytes.NewReader(data)) }
+func Decode(data []byte) (*Index, error) {
+	return ReadIndex(bytes.NewReader(data), int64(len(data)))
+}
+
+// minEntry is the fewest bytes an encoded chunk takes: its digest and two
+// one-byte uvarints.
+const minEntry = len(ID{}) + 2
 
 // ReadIndex parses an index as it streams from r, checking its checksum,
 // straight into the compact form: the encoded bytes are never held whole.
 // Damage is reported as ErrBadIndex, whether it shows as a checksum
-// mismatch or as bytes that do not parse.
-func ReadIndex(r io.Reader) (*Index, error) {
+// mismatch or as bytes that do not parse. size, when positive, is the
+// encoding's size: room for every chunk it can hold is made at once
+// (bounded, in case the size is wrong), so the entries are not copied as
+// they grow, which at a million chunks would hold two copies at a time.
+func ReadIndex(r io.Reader, size int64) (*Index, error) {
 	bad := func(why string) (*Index, error) { return nil, fmt.Errorf("%w: %s", ErrBadIndex, why) }
 	hr := &heldBack{r: r, h: sha256.New()}
 	br := bufio.NewReaderSize(hr, 64<<10)
@@ -128,6 +220,9 @@ func ReadIndex(r io.Reader) (*Index, error) {
 		return truncated()
 	}
 	var b IndexBuilder
+	if size > 0 {
+		b.Grow(int(min(size/int64(minEntry), 1<<22)))
+	}
 	for range npacks {
 		p, ok := id()
 		if !ok {

@@ -127,6 +127,12 @@ func (b *IndexBuilder) pack(p ID) uint32 {
 // Len is the number of locations added so far.
 func (b *IndexBuilder) Len() int { return len(b.ix.ents) }
 
+// Digest is the digest of the i-th location added (before Index).
+func (b *IndexBuilder) Digest(i int) ID { return b.ix.ents[i].d }
+
+// Grow makes room for n more locations without growing again.
+func (b *IndexBuilder) Grow(n int) { b.ix.ents = slices.Grow(b.ix.ents, n) }
+
 // Index sorts what was added, in place, and returns it; b is then empty.
 // Of a digest added twice one location is kept (the one first in pack
 // number and offset order, so the choice does not depend on the sort).

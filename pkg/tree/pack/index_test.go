@@ -82,6 +82,11 @@ func TestIndexEncodingMatchesTheFormat(t *testing.T) {
 			if got := ix.Encode(); !bytes.Equal(got, want) {
 				t.Fatalf("Encode differs from the format's reference encoding (%d bytes, want %d)", len(got), len(want))
 			}
+			enc := ix.Encoding()
+			var streamed bytes.Buffer
+			if n, err := enc.WriteTo(&streamed); err != nil || n != int64(len(want)) || enc.Size() != int64(len(want)) || !bytes.Equal(streamed.Bytes(), want) {
+				t.Fatalf("Encoding: size %d, wrote %d (%v), want the %d bytes of Encode", enc.Size(), n, err, len(want))
+			}
 			back, err := Decode(want)
 			if err != nil {
 				t.Fatal(err)
@@ -274,7 +279,7 @@ func TestReadIndexReportsReadErrors(t *testing.T) {
 	failed := errors.New("connection reset")
 	for _, at := range []int{0, 10, len(good) / 2, len(good) - 1} {
 		r := io.MultiReader(bytes.NewReader(good[:at]), iotest.ErrReader(failed))
-		if _, err := ReadIndex(r); !errors.Is(err, failed) || errors.Is(err, ErrBadIndex) {
+		if _, err := ReadIndex(r, int64(len(good))); !errors.Is(err, failed) || errors.Is(err, ErrBadIndex) {
 			t.Errorf("read failing after %d bytes: %v, want the read error", at, err)
 		}
 	}
