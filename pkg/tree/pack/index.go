@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"iter"
+	mathbits "math/bits"
 	"slices"
 )
 
@@ -16,7 +17,33 @@ import (
 type Index struct {
 	packs []ID
 	ents  []entry // sorted by digest, each digest once
+	// first[p] is the first entry whose digest starts with the shift-bit
+	// prefix p: a lookup searches only the entries of its digest's prefix,
+	// a few cache lines instead of twenty steps across the whole array.
+	first []uint32
+	shift uint
 }
+
+// buckets fills first, with about one prefix per entry (at most 2^16).
+func (ix *Index) buckets() {
+	if len(ix.ents) == 0 {
+		return
+	}
+	bits := min(16, max(1, mathbits.Len(uint(len(ix.ents)))-1))
+	ix.shift = uint(64 - bits)
+	ix.first = make([]uint32, 1<<bits+1)
+	p := 0
+	for i := range ix.ents {
+		for q := int(ix.prefix(&ix.ents[i].d)); p <= q; p++ {
+			ix.first[p] = uint32(i)
+		}
+	}
+	for ; p < len(ix.first); p++ {
+		ix.first[p] = uint32(len(ix.ents))
+	}
+}
+
+func (ix *Index) prefix(d *ID) uint64 { return binary.BigEndian.Uint64(d[:8]) >> ix.shift }
 
 // entry is one chunk: len bytes at off in packs[pack]. Chunks are at most
 // a few MiB, so the length fits 32 bits (Decode refuses more).
@@ -55,11 +82,16 @@ func (ix *Index) Lookup(d ID) (Loc, bool) {
 	if ix == nil {
 		return Loc{}, false
 	}
-	i, ok := slices.BinarySearchFunc(ix.ents, &d, func(e entry, d *ID) int { return e.cmp(d) })
+	ents := ix.ents
+	if ix.first != nil {
+		p := ix.prefix(&d)
+		ents = ents[ix.first[p]:ix.first[p+1]]
+	}
+	i, ok := slices.BinarySearchFunc(ents, &d, func(e entry, d *ID) int { return e.cmp(d) })
 	if !ok {
 		return Loc{}, false
 	}
-	return ix.loc(&ix.ents[i]), true
+	return ix.loc(&ents[i]), true
 }
 
 func (ix *Index) loc(e *entry) Loc {
@@ -150,6 +182,7 @@ func (b *IndexBuilder) Index() *Index {
 	})
 	ix.ents = slices.CompactFunc(ix.ents, func(x, y entry) bool { return x.d == y.d })
 	ix.ents = slices.Clip(ix.ents)
+	ix.buckets()
 	return ix
 }
 
@@ -217,5 +250,6 @@ func Merge(old, fresh *Index) *Index {
 		j++
 	}
 	out.ents = slices.Clip(out.ents)
+	out.buckets()
 	return out
 }
