@@ -87,7 +87,7 @@ func (b *bench) phase(name string, fn func(t tool) (measure, error)) error {
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", name, t.name(), err)
 		}
-		fmt.Fprintf(os.Stderr, "%7.2fs  %5d MiB RSS\n", m.secs, m.rssKiB>>10)
+		fmt.Fprintf(os.Stderr, "%7.2fs  %7.2fs CPU  %5d MiB RSS\n", m.secs, m.cpu, m.rssKiB>>10)
 		r.m = append(r.m, m)
 	}
 	b.rows = append(b.rows, r)
@@ -205,9 +205,9 @@ func runScale(srv *minioServer, dir string, n int) error {
 	if err := b.check(src, dir); err != nil {
 		return err
 	}
-	fmt.Printf("\n### scale: %d × 64 B (mlstate only)\n\n| phase | seconds | peak RSS (MiB) |\n|---|---:|---:|\n", n)
+	fmt.Printf("\n### scale: %d × 64 B (mlstate only)\n\n| phase | seconds | CPU seconds (user + system) | peak RSS (MiB) |\n|---|---:|---:|---:|\n", n)
 	for _, r := range b.rows {
-		fmt.Printf("| %s | %.2f | %d |\n", r.phase, r.m[0].secs, r.m[0].rssKiB>>10)
+		fmt.Printf("| %s | %.2f | %.2f | %d |\n", r.phase, r.m[0].secs, r.m[0].cpu, r.m[0].rssKiB>>10)
 	}
 	return nil
 }

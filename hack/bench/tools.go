@@ -60,6 +60,7 @@ func randHex(n int) string {
 
 type measure struct {
 	secs     float64
+	cpu      float64 // seconds of CPU (user + system): what the run costs whatever the machine's load
 	rssKiB   int64
 	uploaded int64 // bytes; -1 when the tool does not say
 }
@@ -85,6 +86,7 @@ func runCmd(env []string, stdout io.Writer, name string, args ...string) (measur
 	m := measure{secs: time.Since(start).Seconds(), uploaded: -1}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.rssKiB = ru.Maxrss
+		m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil {
 		tail := errb.String()

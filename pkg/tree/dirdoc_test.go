@@ -269,3 +269,49 @@ func TestSweepDirDocs(t *testing.T) {
 		t.Errorf("sweep with a live tree's document missing = %v, want ErrChunkMissing", err)
 	}
 }
+
+// A directory's stat is stored in its parent's document and compared by
+// every later push: its value must not change with how it is computed.
+// The digest below was computed by the implementation that hashed each
+// field with its own write.
+func TestStatOfIsStable(t *testing.T) {
+	entries := []Entry{
+		{Path: "a", Type: TypeFile, Mode: 0o644, Size: 64, MTime: 1700000000123456789},
+		{Path: "d", Type: TypeDir, Mode: 0o4755, MTime: -5, Tree: &ID{1, 2, 3}},
+		{Path: "l", Type: TypeSymlink, Mode: 0o777, Target: "../x", MTime: 1},
+	}
+	const want = "5f4328b262702439dcadc1e8b60aa2e86fe899a895e8f8959fd4ed9e63b0bf70"
+	var many []Entry
+	for i := range 3000 { // past statBelow's buffer
+		many = append(many, Entry{Path: fmt.Sprintf("f%05d", i), Type: TypeFile, Mode: 0o600, Size: int64(i), MTime: int64(i) << 20})
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []Entry
+		prefix  string
+	}{
+		{"names", entries, ""},
+		{"below a directory", prefixed(entries, "sub/dir/"), "sub/dir/"},
+		{"many, names", many, ""},
+		{"many, below a directory", prefixed(many, "x/"), "x/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := statBelow(tc.entries, tc.prefix)
+			if named := statOf(namedCopy(tc.entries, tc.prefix)); got != named {
+				t.Errorf("statBelow = %s, statOf of the names = %s", got, named)
+			}
+			if len(tc.entries) == len(entries) && got.String() != want {
+				t.Errorf("stat = %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func prefixed(entries []Entry, prefix string) []Entry {
+	out := make([]Entry, len(entries))
+	for i, e := range entries {
+		e.Path = prefix + e.Path
+		out[i] = e
+	}
+	return out
+}

@@ -96,7 +96,7 @@ func (o *openFiles) closeAll() {
 // object each. Every chunk is hashed as it is written; the first failure
 // stops all. The sender closes files; download returns once all of them
 // are written.
-func download(ctx context.Context, st store.Store, id ID, ix pack.Index, files <-chan *Entry, root string, opts PullOptions, finish func(*Entry, string) error) (int64, error) {
+func download(ctx context.Context, st store.Store, id ID, ix *pack.Index, files <-chan *Entry, root string, opts PullOptions, finish func(*Entry, string) error) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan dlJob)

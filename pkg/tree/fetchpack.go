@@ -53,14 +53,14 @@ const (
 // packBatch gathers the packed chunks of a run of files, with each
 // chunk's targets.
 type packBatch struct {
-	ix      pack.Index
-	need    pack.Index
+	ix      *pack.Index
+	need    map[pack.ID]pack.Loc
 	targets map[ID][]target
 	bytes   int64
 }
 
-func newPackBatch(ix pack.Index) *packBatch {
-	return &packBatch{ix: ix, need: pack.Index{}, targets: map[ID][]target{}}
+func newPackBatch(ix *pack.Index) *packBatch {
+	return &packBatch{ix: ix, need: map[pack.ID]pack.Loc{}, targets: map[ID][]target{}}
 }
 
 // add takes the chunks of file f that its tree's index places in packs,
@@ -71,7 +71,7 @@ func (b *packBatch) add(f *dlFile, chunks []Chunk) *dlQueue {
 	var restOff []int64
 	off := int64(0)
 	for _, c := range chunks {
-		if l, ok := b.ix[c.Digest]; ok && l.Len == c.Size {
+		if l, ok := b.ix.Lookup(c.Digest); ok && l.Len == c.Size {
 			if _, dup := b.need[c.Digest]; !dup {
 				b.bytes += l.Len
 			}
@@ -210,11 +210,11 @@ type relocator struct {
 	st   store.Store
 	id   ID
 	once sync.Once
-	ix   pack.Index
+	ix   *pack.Index
 	err  error
 }
 
-func (r *relocator) index(ctx context.Context) (pack.Index, error) {
+func (r *relocator) index(ctx context.Context) (*pack.Index, error) {
 	r.once.Do(func() { r.ix, _, r.err = loadIndex(ctx, r.st, r.id) })
 	return r.ix, r.err
 }
@@ -230,9 +230,9 @@ func (w *fetcher) refetch(ctx context.Context, j *rangeJob, got func(int64)) (bo
 	if err != nil {
 		return false, err
 	}
-	need := pack.Index{}
+	need := map[pack.ID]pack.Loc{}
 	for _, pt := range j.rng.Parts[j.done:] {
-		l, ok := ix[pt.Digest]
+		l, ok := ix.Lookup(pt.Digest)
 		if !ok || l.Pack == j.rng.Pack || l.Len != pt.Len {
 			return false, nil
 		}

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,20 +13,31 @@ import (
 // loadIndex reads the pack index of tree id. A tree without one (pushed
 // before packs, or holding only large chunks) has every chunk as a single
 // object: found is false and the error nil.
-func loadIndex(ctx context.Context, st store.Store, id ID) (ix pack.Index, found bool, err error) {
+//
+// The index is decoded as it streams in: a million-file tree's index is
+// tens of MiB encoded, and holding those bytes besides the decoded index
+// would cost as much again.
+func loadIndex(ctx context.Context, st store.Store, id ID) (ix *pack.Index, found bool, err error) {
+	// Its size lets the decoder make room for every entry at once.
+	info, err := st.Stat(ctx, pack.IndexKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return &pack.Index{}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
+	}
 	rc, err := st.Get(ctx, pack.IndexKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return pack.Index{}, false, nil
+		return &pack.Index{}, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxManifest))
-	if err != nil {
+	ix, err = pack.ReadIndex(io.LimitReader(rc, maxManifest), info.Size)
+	if err != nil && !errors.Is(err, pack.ErrBadIndex) {
 		return nil, false, fmt.Errorf("load the pack index of tree %s: %w", id.Short(), err)
 	}
-	ix, err = pack.Decode(data)
 	if err != nil {
 		// An integrity failure, like a damaged manifest.
 		return nil, false, fmt.Errorf("load the pack index of tree %s: %w (%w)", id.Short(), ErrDigestMismatch, err)
@@ -38,9 +48,23 @@ func loadIndex(ctx context.Context, st store.Store, id ID) (ix pack.Index, found
 // storeIndex writes the pack index of a new tree, unless the tree already
 // has one: an existing index is kept up to date by prunes that repack, and
 // one this push would write might name packs a prune is removing.
-func storeIndex(ctx context.Context, st store.Store, id ID, ix pack.Index) error {
-	data := ix.Encode()
-	err := st.PutIfAbsent(ctx, pack.IndexKey(id), bytes.NewReader(data), int64(len(data)))
+//
+// The encoding streams to the store as it is written: at a million chunks
+// its tens of MiB would otherwise be held next to the index itself.
+func storeIndex(ctx context.Context, st store.Store, id ID, ix *pack.Index) error {
+	enc := ix.Encoding()
+	pr, pw := io.Pipe()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		_, err := enc.WriteTo(pw)
+		pw.CloseWithError(err)
+	}()
+	err := st.PutIfAbsent(ctx, pack.IndexKey(id), pr, enc.Size())
+	// A store that stopped reading early (the index exists, or it failed)
+	// ends the writer.
+	pr.CloseWithError(errors.New("the store stopped reading the index"))
+	<-wrote
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("store the pack index of tree %s: %w", id.Short(), err)
 	}
@@ -78,7 +102,7 @@ func Locate(ctx context.Context, st store.Store, id, d ID) (Location, error) {
 	if err != nil {
 		return Location{}, err
 	}
-	if l, ok := ix[d]; ok && l.Len == size {
+	if l, ok := ix.Lookup(d); ok && l.Len == size {
 		return Location{Key: pack.Key(l.Pack), Off: l.Off, Len: l.Len}, nil
 	}
 	return Location{Key: chunkKey(d), Len: size}, nil

@@ -36,6 +36,13 @@ func (k *known) add(chunks []Chunk) {
 	}
 }
 
+// has reports whether d is known to be stored or claimed.
+func (k *known) has(d ID) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.have[d]
+}
+
 // claim reports whether the caller must store d: false when the store has
 // it or another worker already claimed it.
 func (k *known) claim(ctx context.Context, d ID, size int64) (bool, error) {

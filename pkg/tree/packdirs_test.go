@@ -90,7 +90,7 @@ func TestIndexFollowsReusedDirectories(t *testing.T) {
 		}
 		for _, e := range m.Entries {
 			for _, c := range e.Chunks {
-				if l, ok := ix[c.Digest]; !ok || l.Len != c.Size {
+				if l, ok := ix.Lookup(c.Digest); !ok || l.Len != c.Size {
 					t.Errorf("%s: chunk %s is not in the new tree's index", e.Path, c.Digest.Short())
 				}
 			}
@@ -123,13 +123,13 @@ func TestSweepIgnoresInheritedEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		stale := 0
-		for d := range firstIx {
-			if _, ok := inherited[d]; ok {
+		for d := range firstIx.All() {
+			if _, ok := inherited.Lookup(d); ok {
 				stale++
 			}
 		}
-		if stale != len(firstIx) {
-			t.Fatalf("the second index carries %d of the first tree's %d entries; this test needs them all", stale, len(firstIx))
+		if stale != firstIx.Len() {
+			t.Fatalf("the second index carries %d of the first tree's %d entries; this test needs them all", stale, firstIx.Len())
 		}
 		later := func() time.Time { return time.Now().Add(time.Hour) }
 		res, err := Sweep(ctx, st, []ID{second.ID}, SweepOptions{Now: later})
@@ -142,11 +142,11 @@ func TestSweepIgnoresInheritedEntries(t *testing.T) {
 		}
 		sizes := map[string]int64{}
 		_ = st.List(ctx, pack.Prefix, func(i store.Info) error { sizes[i.Key] = i.Size; return nil })
-		for d, l := range after {
+		for d, l := range after.All() {
 			if size, ok := sizes[pack.Key(l.Pack)]; !ok || size < l.Off+l.Len {
 				t.Errorf("after the sweep the index places chunk %x in pack %x, which is gone", d[:4], l.Pack[:4])
 			}
-			if _, old := firstIx[d]; old {
+			if _, old := firstIx.Lookup(d); old {
 				t.Errorf("after the sweep the index still names chunk %x of the first tree", d[:4])
 			}
 		}

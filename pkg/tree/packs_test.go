@@ -77,7 +77,7 @@ func TestSweepRepacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := map[pack.ID]bool{}
-		for _, l := range before {
+		for _, l := range before.All() {
 			old[l.Pack] = true
 		}
 		if len(old) != 2 {
@@ -96,8 +96,8 @@ func TestSweepRepacks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for d, l := range after {
-			if l.Pack != before[d].Pack && !old[before[d].Pack] {
+		for d, l := range after.All() {
+			if b, _ := before.Lookup(d); l.Pack != b.Pack && !old[b.Pack] {
 				t.Errorf("chunk %x moved from a pack that was not repacked", d[:4])
 			}
 		}

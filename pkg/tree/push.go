@@ -198,18 +198,22 @@ func Push(ctx context.Context, st store.Store, dir string, opts PushOptions) (Pu
 // longer holds, which costs a few bytes and nothing else (a sweep counts
 // only the chunks its live trees hold, see planPacks, and drops the rest
 // when it rewrites an index).
-func (p *pusher) treeIndex(ctx context.Context) (pack.Index, error) {
+//
+// Both are compact indexes sorted by digest, merged in one pass: no map of
+// the tree's chunks is built, however many it has.
+func (p *pusher) treeIndex(ctx context.Context) (*pack.Index, error) {
+	// The packer's record becomes an index only here, past the walk, once
+	// the known set is dropped: it is sorted in place, not copied.
+	fresh := p.packer.index()
 	if p.parent == nil {
-		return p.fresh, nil
+		return fresh, nil
 	}
 	ix, _, err := loadIndex(ctx, p.st, p.parent.id)
 	if err != nil {
 		return nil, err
 	}
-	for d, l := range p.fresh { // fresh wins: the parent's entry may be one it only inherited
-		ix[d] = l
-	}
-	return ix, nil
+	// Fresh wins: the parent's entry may be one it only inherited.
+	return pack.Merge(ix, fresh), nil
 }
 
 // parentTree is what a push compares with: the last tree's root
@@ -299,8 +303,7 @@ type pusher struct {
 	parent     *parentTree // nil: no parent
 	// Set by pushTree for the walk.
 	up      *uploader
-	packer  *packer
-	fresh   pack.Index // where this push packed its chunks, once all are stored
+	packer  *packer // where this push packed its chunks, once all are stored
 	cancel  context.CancelCauseFunc
 	dirSem  chan struct{}
 	dirWG   sync.WaitGroup
@@ -375,14 +378,24 @@ func (p *pusher) emit(ctx context.Context, data []byte, owned bool, e *Entry, up
 	e.Chunks = append(e.Chunks, Chunk{Digest: d, Size: int64(len(data))})
 	p.read.Add(int64(len(data)))
 	p.opts.Progress.Add(int64(len(data)))
+	if packed(int64(len(data))) {
+		// The packer, not the known set, records the small chunks this
+		// push stores: four bytes a chunk instead of a set entry, which
+		// at a million files was a third of the push's memory.
+		if p.known.has(d) {
+			return nil
+		}
+		added, err := p.packer.add(ctx, d, data)
+		if added {
+			p.chunks.Add(1)
+		}
+		return err
+	}
 	need, err := p.known.claim(ctx, d, int64(len(data)))
 	if err != nil || !need {
 		return err
 	}
 	p.chunks.Add(1)
-	if packed(int64(len(data))) {
-		return p.packer.add(ctx, d, data)
-	}
 	return up.send(ctx, chunkKey(d), "chunk "+d.Short(), data, owned)
 }
 

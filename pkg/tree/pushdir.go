@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // A push walks the directory depth first, one directory at a time: it
@@ -61,7 +64,6 @@ func (p *pusher) pushTree(ctx context.Context) ([]byte, error) {
 	}
 	p.up.close()
 	p.dirWG.Wait()
-	p.fresh = p.packer.locs
 	p.res.BytesUploaded, p.res.ChunksUploaded, p.res.BytesRead = p.uploaded.Load(), p.chunks.Load(), p.read.Load()
 	p.res.DirsUploaded = p.dirs.Load()
 	if cause := context.Cause(ctx); cause != nil {
@@ -135,8 +137,7 @@ func (p *pusher) pushDir(ctx context.Context, rel string, ref *Entry, mount bool
 			return id, stat, nil, err
 		}
 	}
-	named := namedCopy(entries, prefix)
-	stat = statOf(named)
+	stat = statBelow(entries, prefix)
 	if ref != nil && ref.Tree != nil && ref.Stat != nil && *ref.Stat == stat && !p.opts.Rehash && p.trusted(entries) {
 		p.count(entries, true)
 		return *ref.Tree, stat, nil, nil
@@ -145,7 +146,7 @@ func (p *pusher) pushDir(ctx context.Context, rel string, ref *Entry, mount bool
 		return id, stat, nil, err
 	}
 	p.count(entries, false)
-	named = namedCopy(entries, prefix)
+	named := namedCopy(entries, prefix)
 	if data, err = encodeDir(named); err != nil {
 		return id, stat, nil, err
 	}
@@ -300,57 +301,77 @@ func (p *pusher) putDir(ctx context.Context, id ID, data []byte) {
 // A volume mounted below the root is recorded as its (empty) mount point
 // directory, marked by a non-nil Tree for pushDir, and skipped with a
 // warning, like tar --one-file-system, unless CrossMounts is set.
+//
+// Entries are stat'ed relative to the open directory (fstatat) rather
+// than by full path: at a million files the stats are most of a no-op
+// push, and each full path costs the kernel a lookup of every directory
+// above the file.
 func (p *pusher) list(ctx context.Context, rel, prefix string) ([]Entry, error) {
 	abs := filepath.Join(p.dir, filepath.FromSlash(rel))
-	des, err := os.ReadDir(abs)
+	f, err := os.Open(abs)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", abs, err)
 	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", abs, err)
+	}
+	slices.Sort(names)
+	dirfd := int(f.Fd()) // valid until the deferred Close
 	log := p.opts.Logger
-	entries := make([]Entry, 0, len(des))
-	for _, d := range des {
+	entries := make([]Entry, 0, len(names))
+	var st unix.Stat_t
+	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		name := d.Name()
-		path := filepath.Join(abs, name)
-		if rel == "" && p.volumeRoot && name == lostFound && d.IsDir() {
-			log.Info("skipping lost+found at the volume's root: file-system metadata, not data", "path", path)
-			continue
-		}
+		path := func() string { return filepath.Join(abs, name) }
 		if strings.HasPrefix(name, stagePrefix) {
 			// A pull's staging directory or journal, left by one killed
 			// before it cleaned up, or in use by one running: not data.
-			log.Warn("skipping the staging directory of a pull; the next pull removes it once no pull uses it", "path", path)
+			log.Warn("skipping the staging directory of a pull; the next pull removes it once no pull uses it", "path", path())
 			p.skipped()
 			continue
 		}
-		info, err := d.Info()
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", path, err)
+		serr := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		for serr == unix.EINTR {
+			serr = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 		}
-		e := Entry{Path: prefix + name, Mode: unixMode(info.Mode()), MTime: info.ModTime().UnixNano()}
-		if !p.opts.CrossMounts && dev(info) != p.rootDev {
-			log.Warn("skipping a mounted volume: another file system (pass --cross-mounts to include it)", "path", path)
+		if serr != nil {
+			return nil, fmt.Errorf("stat %s: %w", path(), &fs.PathError{Op: "lstat", Path: path(), Err: serr})
+		}
+		typ := st.Mode & unix.S_IFMT
+		if rel == "" && p.volumeRoot && name == lostFound && typ == unix.S_IFDIR {
+			log.Info("skipping lost+found at the volume's root: file-system metadata, not data", "path", path())
+			continue
+		}
+		e := Entry{Path: prefix + name, Mode: uint32(st.Mode) & 0o7777, MTime: int64(st.Mtim.Sec)*1e9 + int64(st.Mtim.Nsec)}
+		if !p.opts.CrossMounts && uint64(st.Dev) != p.rootDev {
+			log.Warn("skipping a mounted volume: another file system (pass --cross-mounts to include it)", "path", path())
 			p.skipped()
-			if d.IsDir() {
+			if typ == unix.S_IFDIR {
 				e.Type, e.Tree = TypeDir, &ID{}
 				entries = append(entries, e)
 			}
 			continue
 		}
-		switch t := info.Mode().Type(); {
-		case t == 0:
-			e.Type, e.Size = TypeFile, info.Size()
-		case t == fs.ModeDir:
+		switch typ {
+		case unix.S_IFREG:
+			e.Type, e.Size = TypeFile, int64(st.Size)
+		case unix.S_IFDIR:
 			e.Type = TypeDir
-		case t == fs.ModeSymlink:
+		case unix.S_IFLNK:
 			e.Type = TypeSymlink
-			if e.Target, err = os.Readlink(path); err != nil {
-				return nil, fmt.Errorf("read symlink %s: %w", path, err)
+			if e.Target, err = os.Readlink(path()); err != nil {
+				return nil, fmt.Errorf("read symlink %s: %w", path(), err)
 			}
 		default:
-			log.Warn("skipping special file", "path", e.Path, "type", t.String())
+			t := "special file"
+			if info, err := os.Lstat(path()); err == nil {
+				t = info.Mode().Type().String()
+			}
+			log.Warn("skipping special file", "path", e.Path, "type", t)
 			p.skipped()
 			continue
 		}

@@ -26,8 +26,8 @@ const repackBelow = 0.5
 type packSweep struct {
 	st      store.Store
 	cutoff  time.Time
-	keep    map[ID]bool       // the chunks the roots hold
-	indexes map[ID]pack.Index // root tree -> its index
+	keep    map[ID]bool        // the chunks the roots hold
+	indexes map[ID]*pack.Index // root tree -> its index
 	// Keys to delete, in order: indexes of deleted trees first (a stored
 	// index must never name a deleted pack), then packs.
 	doomedIndexes, doomedPacks []string
@@ -45,7 +45,7 @@ type packSweep struct {
 // parent's index whole (see pusher.treeIndex), so an index may also name
 // chunks its tree no longer holds, and those must not keep a pack alive.
 func planPacks(ctx context.Context, st store.Store, roots []ID, keep map[ID]bool, cutoff time.Time) (*packSweep, error) {
-	ps := &packSweep{st: st, cutoff: cutoff, keep: keep, indexes: map[ID]pack.Index{}, repack: map[pack.ID]int64{}}
+	ps := &packSweep{st: st, cutoff: cutoff, keep: keep, indexes: map[ID]*pack.Index{}, repack: map[pack.ID]int64{}}
 	isRoot := map[ID]bool{}
 	live := map[pack.ID]map[int64]int64{} // pack -> offset -> length of live chunks
 	for _, id := range roots {
@@ -56,7 +56,7 @@ func planPacks(ctx context.Context, st store.Store, roots []ID, keep map[ID]bool
 			return nil, fmt.Errorf("sweep: %w; refusing to delete anything", err)
 		}
 		ps.indexes[id] = ix
-		for d, l := range ix {
+		for d, l := range ix.All() {
 			if !keep[d] {
 				continue
 			}
@@ -111,7 +111,7 @@ func planPacks(ctx context.Context, st store.Store, roots []ID, keep map[ID]bool
 func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
 	parts := map[pack.ID]map[int64]pack.Part{}
 	for _, ix := range ps.indexes {
-		for d, l := range ix {
+		for d, l := range ix.All() {
 			if _, ok := ps.repack[l.Pack]; ok && ps.keep[d] {
 				if parts[l.Pack] == nil {
 					parts[l.Pack] = map[int64]pack.Part{}
@@ -127,12 +127,13 @@ func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
 		if b.Len() == 0 {
 			return nil
 		}
-		id, data, ix := b.Seal()
+		id, data, sealed := b.Seal()
 		if err := ps.st.Put(ctx, pack.Key(id), bytes.NewReader(data), int64(len(data))); err != nil {
 			return fmt.Errorf("sweep: store repacked pack: %w", err)
 		}
-		for _, old := range pending {
-			moved[old] = ix[parts[old.Pack][old.Off].Digest]
+		// Seal lists the chunks in the order they were added: pending's.
+		for i, old := range pending {
+			moved[old] = pack.Loc{Pack: id, Off: sealed[i].Off, Len: sealed[i].Len}
 		}
 		b, pending = pack.NewBuilder(packSize+maxPacked), nil
 		return nil
@@ -180,22 +181,26 @@ func (ps *packSweep) repackAll(ctx context.Context) (int, error) {
 	}
 	for root, ix := range ps.indexes {
 		changed := false
-		for d, l := range ix {
-			if nl, ok := moved[l]; ok && ps.keep[d] {
-				ix[d], changed = nl, true
-			} else if doomed[pack.Key(l.Pack)] {
+		for d, l := range ix.All() {
+			if _, ok := moved[l]; ok && ps.keep[d] || doomed[pack.Key(l.Pack)] {
 				changed = true
+				break
 			}
 		}
 		if !changed {
 			continue
 		}
-		for d := range ix {
+		var nb pack.IndexBuilder
+		for d, l := range ix.All() {
 			if !ps.keep[d] {
-				delete(ix, d)
+				continue
 			}
+			if nl, ok := moved[l]; ok {
+				l = nl
+			}
+			nb.Add(d, l)
 		}
-		data := ix.Encode()
+		data := nb.Index().Encode()
 		if err := ps.st.Put(ctx, pack.IndexKey(root), bytes.NewReader(data), int64(len(data))); err != nil {
 			return 0, fmt.Errorf("sweep: rewrite the pack index of tree %s: %w", root.Short(), err)
 		}

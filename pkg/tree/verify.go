@@ -134,8 +134,8 @@ func (v *Verifier) Add(ctx context.Context, id ID) error {
 }
 
 // locate returns where a tree's index places chunk c, when it is packed.
-func locate(ix pack.Index, c Chunk) (pack.Loc, bool) {
-	l, ok := ix[c.Digest]
+func locate(ix *pack.Index, c Chunk) (pack.Loc, bool) {
+	l, ok := ix.Lookup(c.Digest)
 	return l, ok && l.Len == c.Size
 }
 
@@ -276,7 +276,7 @@ func (v *Verifier) anyBroken() bool {
 	return v.broken
 }
 
-func (v *Verifier) reason(ix pack.Index, c Chunk) string {
+func (v *Verifier) reason(ix *pack.Index, c Chunk) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if l, ok := locate(ix, c); ok {

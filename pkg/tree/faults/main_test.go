@@ -179,7 +179,7 @@ func indexesSound(t *testing.T, st store.Store, only map[tree.ID]bool) int {
 		if err != nil {
 			t.Fatalf("index %s: %v", k, err)
 		}
-		for d, l := range ix {
+		for d, l := range ix.All() {
 			size, ok := sizes[pack.Key(l.Pack)]
 			if !ok || size < l.Off+l.Len {
 				t.Fatalf("index %s places chunk %x in pack %x at %d+%d, but the pack is %s", k, d[:6], l.Pack[:6], l.Off, l.Len,

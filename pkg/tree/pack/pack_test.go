@@ -2,67 +2,35 @@ package pack
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"testing"
 )
 
 func digest(s string) ID { return sha256.Sum256([]byte(s)) }
 
-func TestIndexRoundTrip(t *testing.T) {
+func TestSealPlacesChunks(t *testing.T) {
 	b := NewBuilder(64)
 	for i := range 5 {
 		s := fmt.Sprint("chunk ", i)
 		b.Add(digest(s), []byte(s))
 	}
-	id, data, ix := b.Seal()
-	if id != sha256.Sum256(data) || len(ix) != 5 {
-		t.Fatalf("sealed pack %x with %d chunks", id, len(ix))
+	id, data, parts := b.Seal()
+	if id != sha256.Sum256(data) || len(parts) != 5 {
+		t.Fatalf("sealed pack %x with %d chunks", id, len(parts))
 	}
-	for d, l := range ix {
-		if got := sha256.Sum256(data[l.Off : l.Off+l.Len]); got != d {
-			t.Errorf("chunk %x is not at %+v", d[:4], l)
+	for i, pt := range parts {
+		if got := sha256.Sum256(data[pt.Off : pt.Off+pt.Len]); got != pt.Digest {
+			t.Errorf("chunk %x is not at %+v", pt.Digest[:4], pt)
 		}
-	}
-	ix[digest("other")] = Loc{Pack: digest("pack 2"), Off: 1 << 33, Len: 7}
-	enc := ix.Encode()
-	back, err := Decode(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(back) != len(ix) {
-		t.Fatalf("decoded %d entries, want %d", len(back), len(ix))
-	}
-	for d, l := range ix {
-		if back[d] != l {
-			t.Errorf("%x: %+v, want %+v", d[:4], back[d], l)
-		}
-	}
-	if string(Index(back).Encode()) != string(enc) {
-		t.Error("encoding is not canonical")
-	}
-}
-
-func TestDecodeRefusesDamage(t *testing.T) {
-	ix := Index{digest("a"): {Pack: digest("p"), Off: 0, Len: 1}}
-	good := ix.Encode()
-	flipped := append([]byte(nil), good...)
-	flipped[len(magic)+5] ^= 1
-	for name, data := range map[string][]byte{
-		"empty":     nil,
-		"flipped":   flipped,
-		"truncated": good[:len(good)-1],
-		"foreign":   []byte("{\"version\":1,\"entries\":[]}................................"),
-	} {
-		if _, err := Decode(data); !errors.Is(err, ErrBadIndex) {
-			t.Errorf("%s: Decode = %v, want ErrBadIndex", name, err)
+		if i > 0 && pt.Off <= parts[i-1].Off {
+			t.Errorf("chunks out of offset order: %+v after %+v", pt, parts[i-1])
 		}
 	}
 }
 
 func TestPlanMergesNeighbours(t *testing.T) {
 	p, q := digest("p"), digest("q")
-	locs := Index{
+	locs := map[ID]Loc{
 		digest("a"): {p, 0, 10},
 		digest("b"): {p, 10, 10},  // adjacent: merged
 		digest("c"): {p, 25, 5},   // a 5-byte gap: merged

@@ -24,7 +24,7 @@ type Part struct {
 // closer than gap bytes are read by one request (the bytes between them
 // are read and dropped), as long as the request stays under max bytes.
 // Each digest is read once.
-func Plan(locs Index, gap, max int64) []Range {
+func Plan(locs map[ID]Loc, gap, max int64) []Range {
 	byPack := map[ID][]Part{}
 	for d, l := range locs {
 		byPack[l.Pack] = append(byPack[l.Pack], Part{Digest: d, Off: l.Off, Len: l.Len})
