@@ -69,7 +69,8 @@ type BatchDeleter interface {
 
 // RangeGetter is a Store that reads part of an object in one request (an
 // HTTP Range GET). The body holds exactly n bytes from off, unless the
-// object is shorter; off must be inside the object.
+// object is shorter; from or past its end the body is empty (not an
+// error: the caller reads it as cut short, as a damaged object is).
 type RangeGetter interface {
 	GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
 }

@@ -223,6 +223,11 @@ func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.Read
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
 	body, _, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.cfg.Bucket, s.prefix+key, opts)
+	if er := minio.ToErrorResponse(err); er.Code == "InvalidRange" || er.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// The object ends before off: an empty body, as the other
+		// stores give (see store.RangeGetter).
+		return io.NopCloser(strings.NewReader("")), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, s.translate(err))
 	}

@@ -256,7 +256,9 @@ func testGetRange(t *testing.T, st store.Store) {
 	}
 	val := strings.Repeat("0123456789", 100)
 	put(t, st, "packs/r", val)
-	for _, c := range []struct{ off, n int64 }{{0, 10}, {5, 20}, {990, 10}, {995, 10}} {
+	// A range from or past the end (a pack shorter than its index says)
+	// reads as an empty body in every store, so a reader sees it cut short.
+	for _, c := range []struct{ off, n int64 }{{0, 10}, {5, 20}, {990, 10}, {995, 10}, {1000, 10}, {1500, 10}} {
 		rc, err := store.GetRange(context.Background(), st, "packs/r", c.off, c.n)
 		if err != nil {
 			t.Errorf("GetRange(%d, %d): %v", c.off, c.n, err)
