@@ -162,9 +162,7 @@ func executorRBAC(t *testing.T, c *cluster.Cluster, ns, sa string) {
 // a busybox main container, its output collected as a WorkflowTaskResult.
 func TestArgoWorkflowSucceeds(t *testing.T) {
 	c, dyn := needArgo(t)
-	if c.Attached() {
-		t.Skip("needs the local node (the busybox image imported there); skipped on the attached cluster")
-	}
+	skipAttached(t, c, "the busybox image imported there")
 	ns := createNamespace(t, c.Client, "e2e-argo")
 	executorRBAC(t, c, ns, "runner")
 	wf := &unstructured.Unstructured{}

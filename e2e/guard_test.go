@@ -42,9 +42,7 @@ exit 1
 // period are kept.
 func TestGuardCommandFailRestores(t *testing.T) {
 	e := needMLState(t)
-	if e.c.Attached() {
-		t.Skip("needs the local node (a training image imported there); skipped on the attached cluster")
-	}
+	skipAttached(t, e.c, "a training image imported there")
 	archive := filepath.Join(t.TempDir(), "train.tar")
 	if err := cluster.WriteBusyboxImage(t.Context(), "/bin/busybox", archive, map[string]string{"python": crashingTrainer}, TrainImage); err != nil {
 		t.Fatal(err)

@@ -134,14 +134,25 @@ func needCluster(t *testing.T) *cluster.Cluster {
 
 // needNode is needCluster for a test that needs the local node itself (its
 // address, its image store, hostPath volumes): it skips on an attached
-// cluster, saying why.
+// cluster, saying why, except under CI, where every test must run: there
+// it fails, naming the variable that made it attach.
 func needNode(t *testing.T, why string) *cluster.Cluster {
 	t.Helper()
 	c := needCluster(t)
-	if c.Attached() {
-		t.Skipf("needs the local node (%s); skipped on the attached cluster", why)
-	}
+	skipAttached(t, c, why)
 	return c
+}
+
+func skipAttached(t *testing.T, c *cluster.Cluster, why string) {
+	t.Helper()
+	if !c.Attached() {
+		return
+	}
+	msg := fmt.Sprintf("needs the local node (%s), and the cluster is attached (%s or %s)", why, attachEnv, asAttachedEnv)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + ": under CI every test must run; unset them")
+	}
+	t.Skip(msg)
 }
 
 // prepareAsUser readies the local cluster the way e2e/README.md asks a

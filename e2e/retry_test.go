@@ -109,9 +109,7 @@ func restoreActionSets(t *testing.T, e *mlEnv) int {
 // and the exit hook (fail=true) restores the volume from that point.
 func TestSnapshotRetryAdoptsItsActionSet(t *testing.T) {
 	e := needMLState(t)
-	if e.gate == nil {
-		t.Skip("needs the store gate on the local node; skipped on the attached cluster")
-	}
+	skipAttached(t, e.c, "the store gate beside the node")
 	standIn(t, e)
 	before := map[string]string{"progress.txt": "epoch 1\n", "model.bin": "weights after epoch 1\n"}
 	e.seedCheckpoints(t, before)
