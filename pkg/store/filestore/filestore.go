@@ -171,6 +171,14 @@ func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader, size int
 
 // Get opens key for reading.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	f, err := s.open(key)
+	if err != nil {
+		return nil, err // not a nil *os.File in the interface
+	}
+	return f, nil
+}
+
+func (s *Store) open(key string) (*os.File, error) {
 	p, err := s.file(key)
 	if err != nil {
 		return nil, err
@@ -184,13 +192,9 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // GetRange opens n bytes of key from off.
 func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
-	p, err := s.file(key)
+	f, err := s.open(key)
 	if err != nil {
 		return nil, err
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, classify(err))
 	}
 	return struct {
 		io.Reader
