@@ -315,19 +315,8 @@ func (w *fetcher) fetch(ctx context.Context, j dlJob, log *slog.Logger) error {
 // staging directory, and a mismatch fails the pull, which removes it.
 func (w *fetcher) fetchOnce(ctx context.Context, j dlJob) (err error) {
 	path := j.file.path
-	// A body that stops arriving (a stalled connection, a frozen server)
-	// would block forever: the watchdog ends the GET when no piece arrived
-	// for the stall timeout, and that counts as transient.
-	gctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stalled := fmt.Errorf("%w: no data for %s", store.ErrTransient, w.stall)
-	watchdog := time.AfterFunc(w.stall, func() { cancel(stalled) })
-	defer watchdog.Stop()
-	defer func() {
-		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), stalled) {
-			err = fmt.Errorf("pull %s: chunk %s: %w", path, j.chunk.Digest.Short(), stalled)
-		}
-	}()
+	gctx, watchdog := w.watchStall(ctx)
+	defer watchdog.stop(&err, func() string { return fmt.Sprintf("pull %s: chunk %s", path, j.chunk.Digest.Short()) })
 	rc, err := w.st.Get(gctx, chunkKey(j.chunk.Digest))
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("pull %s: %w: %s", path, ErrChunkMissing, j.chunk.Digest)
@@ -354,7 +343,7 @@ func (w *fetcher) fetchOnce(ctx context.Context, j dlJob) (err error) {
 			}
 			return fmt.Errorf("pull %s: chunk %s cut short after %d of %d bytes: %w", path, j.chunk.Digest.Short(), off-j.offset, j.chunk.Size, err)
 		}
-		watchdog.Reset(w.stall)
+		watchdog.reset()
 		w.h.Write(w.buf[:n])
 		if _, err := f.WriteAt(w.buf[:n], off); err != nil {
 			return fmt.Errorf("pull %s: %w", path, err)
@@ -392,4 +381,38 @@ func readPiece(r io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// stallWatch ends a GET whose body stops arriving (a stalled connection, a
+// frozen server), which would otherwise block for ever: unless reset, it
+// cancels the request after the stall timeout, and that counts as
+// transient.
+type stallWatch struct {
+	ctx, gctx context.Context
+	timer     *time.Timer
+	cancel    context.CancelCauseFunc
+	stalled   error
+	every     time.Duration
+}
+
+// watchStall returns the context to make the request with and its watch;
+// call reset as each piece arrives and stop when done.
+func (w *fetcher) watchStall(ctx context.Context) (context.Context, *stallWatch) {
+	gctx, cancel := context.WithCancelCause(ctx)
+	s := &stallWatch{ctx: ctx, gctx: gctx, cancel: cancel, every: w.stall,
+		stalled: fmt.Errorf("%w: no data for %s", store.ErrTransient, w.stall)}
+	s.timer = time.AfterFunc(w.stall, func() { cancel(s.stalled) })
+	return gctx, s
+}
+
+func (s *stallWatch) reset() { s.timer.Reset(s.every) }
+
+// stop ends the watch; when it was the stall that ended the request, *err
+// becomes the transient stall error, prefixed with what was read.
+func (s *stallWatch) stop(err *error, what func() string) {
+	s.timer.Stop()
+	if *err != nil && s.ctx.Err() == nil && errors.Is(context.Cause(s.gctx), s.stalled) {
+		*err = fmt.Errorf("%s: %w", what(), s.stalled)
+	}
+	s.cancel(nil)
 }

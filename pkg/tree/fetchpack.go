@@ -129,16 +129,8 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 	first := j.rng.Parts[j.done]
 	packID := ID(j.rng.Pack)
 	name := func(d ID) string { return j.targets[d][0].file.path }
-	gctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stalled := fmt.Errorf("%w: no data for %s", store.ErrTransient, w.stall)
-	watchdog := time.AfterFunc(w.stall, func() { cancel(stalled) })
-	defer watchdog.Stop()
-	defer func() {
-		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), stalled) {
-			err = fmt.Errorf("pull %s: pack %s: %w", name(first.Digest), packID.Short(), stalled)
-		}
-	}()
+	gctx, watchdog := w.watchStall(ctx)
+	defer watchdog.stop(&err, func() string { return fmt.Sprintf("pull %s: pack %s", name(first.Digest), packID.Short()) })
 	rc, err := store.GetRange(gctx, w.st, pack.Key(j.rng.Pack), j.rng.Off+first.Off, j.rng.Len-first.Off)
 	if errors.Is(err, store.ErrNotFound) {
 		if moved, merr := w.refetch(ctx, j, got); moved || merr != nil {
@@ -163,7 +155,7 @@ func (w *fetcher) fetchRangeOnce(ctx context.Context, j *rangeJob, got func(int6
 		if _, err := readPiece(rc, buf); err != nil {
 			return w.cut(name(pt.Digest), pt.Digest, err)
 		}
-		watchdog.Reset(w.stall)
+		watchdog.reset()
 		if Sum(buf) != pt.Digest {
 			return fmt.Errorf("pull %s: %w: chunk %s", name(pt.Digest), ErrDigestMismatch, ID(pt.Digest))
 		}
