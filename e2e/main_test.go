@@ -52,7 +52,7 @@ func run(m *testing.M) int {
 		if clus, setupErr = cluster.Attach(ctx, kubeconfig); setupErr != nil {
 			return m.Run()
 		}
-		fmt.Fprintf(os.Stderr, "e2e: attached to %s (%s)\n", clus.Server, clus.Timings[0].Phase)
+		fmt.Fprintf(os.Stderr, "e2e: attached to %s (%s)\n", clus.Server, clus.Version)
 		code := m.Run()
 		_ = clus.Stop(ctx)
 		return code

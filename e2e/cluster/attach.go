@@ -41,9 +41,7 @@ func Attach(ctx context.Context, kubeconfig string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, Server: cfg.Host, Kubeconfig: kubeconfig, Client: cs, attached: true}
-	c.Timings = append(c.Timings, Timing{Phase: "attached " + v.GitVersion})
-	return c, nil
+	return &Cluster{Dir: dir, Server: cfg.Host, Version: v.GitVersion, Kubeconfig: kubeconfig, Client: cs, attached: true}, nil
 }
 
 // Attached reports whether the cluster is someone else's (Attach).

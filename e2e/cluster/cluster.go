@@ -69,6 +69,7 @@ type Cluster struct {
 	Dir        string // everything the cluster writes lives here
 	NodeIP     string // the node's address, on the bridge: pods reach the host here
 	Server     string // the API server's URL
+	Version    string // the API server's version, of an attached cluster
 	Kubeconfig string // an admin (system:masters) kubeconfig
 	Client     *kubernetes.Clientset
 	// Timings of each start phase, for measuring the cost.
